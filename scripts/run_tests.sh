@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make test`: unit tests, then the notebooks under nbval, then the browser tests.
+# Every stage runs; the script exits non-zero if any stage failed. Extra arguments go to
+# every pytest call (e.g. `scripts/run_tests.sh -x`).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${VENV:-.venv}/bin/python
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+. scripts/course_env.sh
+export CHROMIUM SHOTS_DIR=${SHOTS_DIR:-$PWD/shots}
+
+failed=()
+# run_stage NAME EMPTY_OK PYTEST-ARGS... : pytest exit code 5 ("no tests collected") counts
+# as success only where EMPTY_OK=yes.
+run_stage() {
+  local name=$1 empty_ok=$2; shift 2
+  echo
+  echo "=== $name: pytest $*"
+  "$PY" -m pytest -p no:cacheprovider --junit-xml="$COURSE_TMP/junit-$name.xml" "$@" "${EXTRA[@]}"
+  local rc=$?
+  if [ "$rc" -eq 5 ] && [ "$empty_ok" = yes ]; then
+    echo "=== $name: no tests collected (ok)"
+    rc=0
+  fi
+  [ "$rc" -eq 0 ] || failed+=("$name (pytest exit $rc)")
+}
+EXTRA=("$@")
+
+# 1) unit tests
+run_stage unit no tests --ignore=tests/browser
+
+# 2) every notebook runs top to bottom and prints what it printed when recorded
+if compgen -G "notebooks/*.ipynb" >/dev/null; then
+  run_stage notebooks yes --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
+    --nbval-cell-timeout 300 notebooks/
+else
+  echo; echo "=== notebooks: none in notebooks/ yet"
+fi
+
+# 3) widgets in a real JupyterLab, driven through Debian's chromium
+echo
+if [ ! -d tests/browser ]; then
+  echo "browser tests: none (tests/browser does not exist)"
+elif [ ! -x "$CHROMIUM" ]; then
+  echo "browser tests SKIPPED: chromium not found (apt-get install chromium)"
+elif ! "$PY" -c "import playwright.sync_api" 2>/dev/null; then
+  echo "browser tests SKIPPED: the playwright Python package is not importable (make venv)"
+else
+  run_stage browser yes tests/browser
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo; echo "FAILED stages: ${failed[*]}"
+fi
+
+# one closing line over all stages (read by CI): "total: N passed, N failed, N skipped"
+"$PY" - "$COURSE_TMP" <<'PYEOF'
+import sys, pathlib, xml.etree.ElementTree as ET
+n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for f in sorted(pathlib.Path(sys.argv[1]).glob("junit-*.xml")):
+    for suite in ET.parse(f).getroot().iter("testsuite"):
+        for k in n:
+            n[k] += int(suite.get(k, 0))
+bad = n["failures"] + n["errors"]
+print(f"\ntotal: {n['tests'] - bad - n['skipped']} passed, {bad} failed, {n['skipped']} skipped")
+PYEOF
+
+[ ${#failed[@]} -eq 0 ]

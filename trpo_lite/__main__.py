@@ -1,0 +1,114 @@
+"""Command line: ``python -m trpo_lite train --algo trpo --env CartPole-v1 --seed 0 --steps 100000``.
+
+Shows a progress bar, prints a per-iteration table and a final summary (including the env
+step at which the mean of the last 20 episodes first reached the solve threshold), and
+writes the log as CSV (to a temporary file, then renamed).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+
+from .rollout import SOLVE_THRESHOLDS
+from .train import ALGOS, LOG_COLUMNS, TrainConfig, train
+
+
+def write_csv_atomic(path, rows, columns):
+    """Write rows (dicts) to ``path`` via a temporary file in the same folder + rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=columns)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _fmt(row):
+    return (f"{row['iteration']:>5d} {row['env_steps']:>9d} {row['episodes']:>6d} "
+            f"{row['mean_return']:>9.1f} {row['predicted_kl']:>8.4f} {row['measured_kl']:>8.4f} "
+            f"{row['line_search_attempts']:>4d} {row['surrogate_improvement']:>9.4f} "
+            f"{row['wall_seconds']:>7.1f}")
+
+
+HEADER = (f"{'iter':>5} {'env_steps':>9} {'eps':>6} {'return20':>9} {'pred_kl':>8} "
+          f"{'meas_kl':>8} {'ls':>4} {'improve':>9} {'wall_s':>7}")
+
+
+def cmd_train(args):
+    from tqdm import tqdm
+
+    overrides = {k: getattr(args, k) for k in ("delta", "n_envs", "steps_per_env", "lr")
+                 if getattr(args, k) is not None}
+    if args.hidden is not None:
+        overrides["hidden"] = tuple(int(h) for h in args.hidden.split(",") if h)
+    cfg = TrainConfig(**overrides)
+    print(f"training {args.algo} on {args.env}, seed {args.seed}, {args.steps} env steps")
+    bar = tqdm(total=args.steps, unit="step", file=sys.stderr, disable=args.quiet)
+    print(HEADER)
+
+    def callback(row):
+        bar.update(row["env_steps"] - bar.n)
+        bar.clear()
+        print(_fmt(row), flush=True)
+        bar.refresh()
+
+    result = train(args.algo, args.env, args.seed, args.steps, cfg, callback=callback)
+    bar.close()
+    threshold = SOLVE_THRESHOLDS.get(args.env)
+    last = result.log[-1]
+    print("\nsummary")
+    print(f"  algorithm            {args.algo}")
+    print(f"  environment          {args.env} (solve threshold {threshold})")
+    print(f"  env steps            {last['env_steps']}")
+    print(f"  episodes             {last['episodes']}")
+    print(f"  final return (20)    {last['mean_return']:.1f}")
+    if result.solved_at_step is None:
+        print("  solved               no (mean of the last 20 episodes never reached the threshold)")
+    else:
+        print(f"  solved at env step   {result.solved_at_step} ({result.solved_at_seconds:.1f} s)")
+    print(f"  wall seconds         {last['wall_seconds']:.1f}")
+    csv_path = args.csv or f"{args.algo}_{args.env}_seed{args.seed}.csv"
+    write_csv_atomic(csv_path, result.log, LOG_COLUMNS)
+    print(f"  log written to       {csv_path}")
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m trpo_lite", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one algorithm and write its log as CSV")
+    t.add_argument("--algo", choices=ALGOS, default="trpo")
+    t.add_argument("--env", default="CartPole-v1", help="gymnasium id, e.g. CartPole-v1, Acrobot-v1, Pendulum-v1")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=100_000, help="environment steps in total")
+    t.add_argument("--delta", type=float, help="trust-region radius (npg, trpo)")
+    t.add_argument("--lr", type=float, help="learning rate (vpg)")
+    t.add_argument("--n-envs", dest="n_envs", type=int)
+    t.add_argument("--steps-per-env", dest="steps_per_env", type=int)
+    t.add_argument("--hidden", help="policy hidden sizes, e.g. 32,32 ('' for linear)")
+    t.add_argument("--csv", help="where to write the log (default <algo>_<env>_seed<seed>.csv)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

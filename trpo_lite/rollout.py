@@ -1,0 +1,220 @@
+"""Sampling from gymnasium environments, discounted returns and GAE.
+
+A rollout runs ``n_envs`` copies of an environment side by side for ``n_steps`` steps,
+asking the policy for all of them in one batched call. Episodes that end are reset at once.
+
+Terminated vs truncated (gymnasium's two kinds of "done"):
+
+* ``terminated``: the MDP really ended (the pole fell); the value after it is 0.
+* ``truncated``: the time limit cut the episode; the state was not terminal, so the
+  return continues and we *bootstrap* with V(s_{T}) of the true final observation.
+
+GAE(gamma, lambda) (Schulman et al. 2016):
+
+    delta_t = r_t + gamma * V(s_{t+1}) * (1 - terminated_t) - V(s_t)
+    A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}        done = terminated or truncated
+
+lambda = 1 gives the Monte-Carlo return minus the baseline (REINFORCE with baseline);
+lambda = 0 gives the one-step TD error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validate import check_array, check_open_unit
+
+KNOWN_ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1")
+
+# Return at which an environment counts as solved (mean of the last 20 episodes).
+SOLVE_THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0,
+                    "Pendulum-v1": -200.0}
+
+
+def make_env(env_id: str):
+    """``gymnasium.make(env_id)`` with a clear error for an unknown id."""
+    import gymnasium as gym
+
+    if not isinstance(env_id, str):
+        raise TypeError(f"env_id must be a string, got {type(env_id).__name__}")
+    try:
+        return gym.make(env_id, disable_env_checker=True)
+    except gym.error.Error as exc:
+        raise ValueError(f"unknown environment id {env_id!r}; the course uses "
+                         f"{', '.join(KNOWN_ENVS)} ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch of experience, flattened over (time, env) to M = n_steps * n_envs samples.
+
+    obs (M, obs_dim), actions (M,) or (M, k), log_prob_old (M,), advantages (M,),
+    returns (M,) = advantages + values (the value-function targets), values (M,).
+    episode_returns / episode_lengths: episodes that *finished* during this batch.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    log_prob_old: np.ndarray
+    advantages: np.ndarray
+    returns: np.ndarray
+    values: np.ndarray
+    episode_returns: tuple = ()
+    episode_lengths: tuple = ()
+
+    def __len__(self):
+        return len(self.obs)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Raw rollout arrays of shape (T, n_envs, ...) before advantages are computed."""
+
+    obs: np.ndarray            # (T, N, obs_dim)   s_t
+    actions: np.ndarray        # (T, N) or (T, N, k)
+    rewards: np.ndarray        # (T, N)
+    terminated: np.ndarray     # (T, N) bool
+    truncated: np.ndarray      # (T, N) bool
+    next_obs: np.ndarray       # (T, N, obs_dim)   s_{t+1}, the true final obs where done
+    episode_returns: tuple
+    episode_lengths: tuple
+
+
+class Sampler:
+    """``n_envs`` environments stepped in lockstep; keeps episodes running across calls.
+
+    Parameters
+    ----------
+    env_id : str
+        A gymnasium id, e.g. "CartPole-v1".
+    n_envs : int
+        Parallel copies; one batched policy call serves all of them (typical 1-16).
+    seed : int
+        Environment i is reset with seed ``seed * 1000 + i`` once; later resets continue
+        its own random stream, so the same seed gives the same episodes.
+    """
+
+    def __init__(self, env_id: str, n_envs: int = 1, seed: int = 0):
+        if int(n_envs) < 1:
+            raise ValueError(f"n_envs must be >= 1, got {n_envs!r}")
+        self.env_id = env_id
+        self.envs = [make_env(env_id) for _ in range(int(n_envs))]
+        self.observation_space = self.envs[0].observation_space
+        self.action_space = self.envs[0].action_space
+        self.obs = np.stack([env.reset(seed=int(seed) * 1000 + i)[0]
+                             for i, env in enumerate(self.envs)]).astype(float)
+        self._ep_ret = np.zeros(len(self.envs))
+        self._ep_len = np.zeros(len(self.envs), dtype=int)
+        self.total_steps = 0
+        box = getattr(self.action_space, "low", None) is not None
+        self._low = self.action_space.low if box else None
+        self._high = self.action_space.high if box else None
+
+    def close(self):
+        for env in self.envs:
+            env.close()
+
+    def run(self, policy, theta, n_steps: int, rng: np.random.Generator) -> Trajectory:
+        """Step every environment ``n_steps`` times with a ~ pi_theta(.|s)."""
+        if int(n_steps) < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
+        T, N = int(n_steps), len(self.envs)
+        obs_buf = np.empty((T, N, self.obs.shape[1]))
+        next_buf = np.empty_like(obs_buf)
+        rew = np.empty((T, N))
+        term = np.zeros((T, N), dtype=bool)
+        trunc = np.zeros((T, N), dtype=bool)
+        act_buf = None
+        ep_returns, ep_lengths = [], []
+        for t in range(T):
+            obs_buf[t] = self.obs
+            actions = policy.sample(theta, self.obs, rng)                   # one batched call
+            if act_buf is None:
+                act_buf = np.empty((T, *actions.shape), dtype=actions.dtype)
+            act_buf[t] = actions
+            env_actions = actions if self._low is None else np.clip(actions, self._low, self._high)
+            for i, env in enumerate(self.envs):
+                o, r, te, tr, _ = env.step(env_actions[i])
+                rew[t, i] = r
+                next_buf[t, i] = o
+                self._ep_ret[i] += r
+                self._ep_len[i] += 1
+                if te or tr:
+                    term[t, i], trunc[t, i] = te, tr and not te
+                    ep_returns.append(float(self._ep_ret[i]))
+                    ep_lengths.append(int(self._ep_len[i]))
+                    self._ep_ret[i], self._ep_len[i] = 0.0, 0
+                    o, _ = env.reset()
+                self.obs[i] = o
+        self.total_steps += T * N
+        return Trajectory(obs_buf, act_buf, rew, term, trunc, next_buf,
+                          tuple(ep_returns), tuple(ep_lengths))
+
+
+def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: float):
+    """Generalised advantage estimates over time-major arrays (T, N).
+
+    Parameters
+    ----------
+    rewards, values, next_values : (T, N)
+        r_t, V(s_t), V(s_{t+1}) (for a truncated step: V of the true final observation).
+    terminated, truncated : (T, N) bool
+    gamma : float in (0, 1);  lam : float in [0, 1]
+
+    Returns
+    -------
+    advantages : (T, N)
+    """
+    rewards = check_array(rewards, "rewards", ndim=2)
+    values = check_array(values, "values", shape=rewards.shape)
+    next_values = check_array(next_values, "next_values", shape=rewards.shape)
+    terminated = np.asarray(terminated, dtype=bool)
+    truncated = np.asarray(truncated, dtype=bool)
+    if terminated.shape != rewards.shape or truncated.shape != rewards.shape:
+        raise ValueError("terminated and truncated must have the shape of rewards")
+    gamma = check_open_unit(gamma, "gamma")
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must lie in [0, 1], got {lam!r}")
+    delta = rewards + gamma * next_values * (~terminated) - values
+    not_done = ~(terminated | truncated)
+    adv = np.zeros_like(rewards)
+    running = np.zeros(rewards.shape[1])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = delta[t] + gamma * lam * not_done[t] * running
+        adv[t] = running
+    return adv
+
+
+def discounted_returns(rewards, gamma: float):
+    """G_t = sum_k gamma^k r_{t+k} for one episode, rewards (T,) -> (T,)."""
+    rewards = check_array(rewards, "rewards", ndim=1)
+    gamma = check_open_unit(gamma, "gamma")
+    out = np.zeros_like(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        out[t] = running
+    return out
+
+
+def make_batch(policy, theta, traj: Trajectory, value_fn, gamma: float, lam: float) -> Batch:
+    """Advantages by GAE with the baseline ``value_fn(obs (M, obs_dim)) -> (M,)``.
+
+    ``value_fn=None`` uses V = 0 (plain REINFORCE: the advantage is the discounted return).
+    """
+    T, N = traj.rewards.shape
+    obs = traj.obs.reshape(T * N, -1)
+    if value_fn is None:
+        values = np.zeros((T, N))
+        next_values = np.zeros((T, N))
+    else:
+        both = value_fn(np.concatenate([obs, traj.next_obs.reshape(T * N, -1)]))
+        values = both[:T * N].reshape(T, N)
+        next_values = both[T * N:].reshape(T, N)
+    adv = gae(traj.rewards, values, next_values, traj.terminated, traj.truncated, gamma, lam)
+    actions = traj.actions.reshape(T * N, *traj.actions.shape[2:])
+    return Batch(obs=obs, actions=actions,
+                 log_prob_old=policy.log_prob(theta, obs, actions),
+                 advantages=adv.ravel(), returns=(adv + values).ravel(), values=values.ravel(),
+                 episode_returns=traj.episode_returns, episode_lengths=traj.episode_lengths)

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 
-from .rollout import SOLVE_THRESHOLDS
+from .rollout import SOLVE_THRESHOLDS, make_env
 from .train import ALGOS, LOG_COLUMNS, TrainConfig, train
 
 
@@ -51,6 +51,7 @@ def cmd_train(args):
     if args.hidden is not None:
         overrides["hidden"] = tuple(int(h) for h in args.hidden.split(",") if h)
     cfg = TrainConfig(**overrides)
+    make_env(args.env).close()                       # fail fast on an unknown id
     print(f"training {args.algo} on {args.env}, seed {args.seed}, {args.steps} env steps")
     bar = tqdm(total=args.steps, unit="step", file=sys.stderr, disable=args.quiet)
     print(HEADER)

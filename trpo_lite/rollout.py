@@ -32,14 +32,18 @@ SOLVE_THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0"
                     "Pendulum-v1": -200.0}
 
 
-def make_env(env_id: str):
-    """``gymnasium.make(env_id)`` with a clear error for an unknown id."""
+def make_env(env_id: str, max_episode_steps=None):
+    """``gymnasium.make(env_id)`` with a clear error for an unknown id.
+
+    ``max_episode_steps`` overrides the environment's time limit (truncation), if given.
+    """
     import gymnasium as gym
 
     if not isinstance(env_id, str):
         raise TypeError(f"env_id must be a string, got {type(env_id).__name__}")
     try:
-        return gym.make(env_id, disable_env_checker=True)
+        kwargs = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
+        return gym.make(env_id, disable_env_checker=True, **kwargs)
     except gym.error.Error as exc:
         raise ValueError(f"unknown environment id {env_id!r}; the course uses "
                          f"{', '.join(KNOWN_ENVS)} ({exc})") from None
@@ -93,13 +97,15 @@ class Sampler:
     seed : int
         Environment i is reset with seed ``seed * 1000 + i`` once; later resets continue
         its own random stream, so the same seed gives the same episodes.
+    max_episode_steps : int, optional
+        Override the time limit (episodes longer than this are *truncated*).
     """
 
-    def __init__(self, env_id: str, n_envs: int = 1, seed: int = 0):
+    def __init__(self, env_id: str, n_envs: int = 1, seed: int = 0, max_episode_steps=None):
         if int(n_envs) < 1:
             raise ValueError(f"n_envs must be >= 1, got {n_envs!r}")
         self.env_id = env_id
-        self.envs = [make_env(env_id) for _ in range(int(n_envs))]
+        self.envs = [make_env(env_id, max_episode_steps) for _ in range(int(n_envs))]
         self.observation_space = self.envs[0].observation_space
         self.action_space = self.envs[0].action_space
         self.obs = np.stack([env.reset(seed=int(seed) * 1000 + i)[0]

@@ -22,6 +22,7 @@ def write_csv_atomic(path, rows, columns):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".csv")
     try:
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=columns)
             w.writeheader()
@@ -83,6 +84,39 @@ def cmd_train(args):
     return 0
 
 
+def cmd_make_data(args):
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from .experiments import EXPERIMENTS, run_experiment
+
+    names = args.only or list(EXPERIMENTS)
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {unknown}; choose from {sorted(EXPERIMENTS)}")
+    for name in names:
+        exp = EXPERIMENTS[name]
+        if args.seeds is not None:
+            exp = replace(exp, seeds=tuple(int(s) for s in args.seeds.split(",")))
+        if args.steps is not None:
+            exp = replace(exp, total_steps=int(args.steps))
+        bar = tqdm(total=len(exp.algos) * len(exp.seeds), desc=name, unit="run", file=sys.stderr,
+                   disable=args.quiet)
+
+        def progress(exp, algo, seed, record):
+            solved = record["solved_at_step"]
+            bar.write(f"{exp.name}: {algo} seed {seed}: solved at "
+                      f"{solved if solved is not None else 'never'}, "
+                      f"{record['wall_seconds'][-1]:.1f} s")
+            bar.update(1)
+
+        path = run_experiment(exp, progress=progress, data_dir=args.data_dir)
+        bar.close()
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m trpo_lite", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -99,6 +133,13 @@ def build_parser():
     t.add_argument("--csv", help="where to write the log (default <algo>_<env>_seed<seed>.csv)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+    d = sub.add_parser("make-data", help="regenerate the multi-seed results in data/")
+    d.add_argument("--only", action="append", help="one experiment name (repeatable)")
+    d.add_argument("--seeds", help="override the seeds, e.g. 0,1")
+    d.add_argument("--steps", type=int, help="override the env steps per run")
+    d.add_argument("--data-dir", dest="data_dir", help="write here instead of data/")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_make_data)
     return p
 
 

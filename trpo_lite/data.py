@@ -31,6 +31,7 @@ def save_json(name, payload, command, seeds=(), data_dir=None, **meta):
            "payload": payload}
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f, indent=1, sort_keys=True, allow_nan=False)
             f.write("\n")

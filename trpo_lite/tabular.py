@@ -1,7 +1,7 @@
-"""Exact small MDPs: the theory of notebook 05 and the 2-parameter running example.
+"""Exact small MDPs: the theory of notebook 05 and the 2-parameter running example (01-03, 06).
 
-Everything here is computed exactly by linear solves, no sampling, so the course's
-identities can be checked to machine precision.
+Everything here is computed exactly by linear solves (``numpy.linalg.solve``, never an
+inverse), with no sampling, so the course's identities can be checked to machine precision.
 
 Conventions (stated once, used everywhere):
 
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit, log_expit
 
 from .validate import check_array
 
@@ -42,7 +43,7 @@ def _check_distribution(p, name, axis=-1):
     return p
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TabularMDP:
     """A finite discounted MDP.
 
@@ -64,10 +65,13 @@ class TabularMDP:
         S, A = P.shape[:2]
         if P.shape[2] != S:
             raise ValueError(f"P must have shape (S, A, S), got {P.shape}")
-        object.__setattr__(self, "P", _check_distribution(P, "P"))
-        object.__setattr__(self, "R", check_array(self.R, "R", shape=(S, A)))
-        mu0 = check_array(self.mu0, "mu0", shape=(S,))
-        object.__setattr__(self, "mu0", _check_distribution(mu0, "mu0"))
+        arrays = {"P": _check_distribution(P, "P"),
+                  "R": check_array(self.R, "R", shape=(S, A)),
+                  "mu0": _check_distribution(check_array(self.mu0, "mu0", shape=(S,)), "mu0")}
+        for name, value in arrays.items():          # private read-only copies: truly frozen
+            value = value.copy()
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "gamma", _check_gamma(self.gamma))
 
     @property
@@ -83,6 +87,9 @@ def random_mdp(n_states, n_actions, gamma, rng):
     """A random MDP: P(.|s,a) ~ Dirichlet(1), r(s,a) ~ N(0,1), mu0 ~ Dirichlet(1)."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
+    for name, n in (("n_states", n_states), ("n_actions", n_actions)):
+        if int(n) != n or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}")
     P = rng.dirichlet(np.ones(n_states), size=(n_states, n_actions))
     R = rng.standard_normal((n_states, n_actions))
     mu0 = rng.dirichlet(np.ones(n_states))
@@ -147,7 +154,7 @@ def surrogate(mdp, pi_old, pi_new):
 
     Equals eta(new) to first order around pi_old, and exactly at pi_new = pi_old.
     """
-    pi_new = _policy(mdp, pi_new, "pi_new")
+    pi_old, pi_new = _policy(mdp, pi_old, "pi_old"), _policy(mdp, pi_new, "pi_new")
     A_old = advantages(mdp, pi_old)
     rho_old = discounted_visitation(mdp, pi_old)
     return eta(mdp, pi_old) + float(rho_old @ np.sum(pi_new * A_old, axis=1))
@@ -158,6 +165,7 @@ def performance_difference(mdp, pi_old, pi_new):
 
     Kakade & Langford (2002), Lemma 6.1; TRPO eq. 2. Same as L but with rho_new.
     """
+    pi_old, pi_new = _policy(mdp, pi_old, "pi_old"), _policy(mdp, pi_new, "pi_new")
     A_old = advantages(mdp, pi_old)
     rho_new = discounted_visitation(mdp, pi_new)
     return float(rho_new @ np.sum(pi_new * A_old, axis=1))
@@ -190,7 +198,7 @@ def mean_kl(pi_old, pi_new, weights):
 
 def penalty_coefficient(mdp, pi_old):
     """C = 4 eps gamma / (1 - gamma)^2 with eps = max_{s,a} |A_old(s,a)|  (TRPO Thm. 1)."""
-    eps = np.max(np.abs(advantages(mdp, pi_old)))
+    eps = np.max(np.abs(advantages(mdp, _policy(mdp, pi_old, "pi_old"))))
     return float(4.0 * eps * mdp.gamma / (1.0 - mdp.gamma) ** 2)
 
 
@@ -299,7 +307,11 @@ class MMRun:
 
 
 def mm_run(mdp, logits0, n_iters, C=None):
-    """Iterate mm_step n_iters times from logits0 (Schulman et al. 2015, Algorithm 1)."""
+    """Iterate mm_step n_iters times from logits0 (Schulman et al. 2015, Algorithm 1).
+
+    With the theorem's C the run is monotone, because each step gives
+    eta(new) >= M_old(new) >= M_old(old) = eta(old)  (notebook 05).
+    """
     logits = [check_array(logits0, "logits0", shape=(mdp.n_states, mdp.n_actions))]
     etas, kls, bounds = [eta(mdp, softmax_policy(logits[0]))], [], []
     for _ in range(int(n_iters)):
@@ -312,39 +324,39 @@ def mm_run(mdp, logits0, n_iters, C=None):
 
 
 # ------------------------------------------------------------ the running example
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def _log_sigmoid(x):
-    return -np.logaddexp(0.0, -x)
-
-
 def _kl_bernoulli(a, b):
-    """KL(Bernoulli(sigmoid(a)) || Bernoulli(sigmoid(b))), stable in the logits a, b."""
-    p = _sigmoid(a)
-    return p * (_log_sigmoid(a) - _log_sigmoid(b)) + (1 - p) * (_log_sigmoid(-a) - _log_sigmoid(-b))
+    """KL(Bernoulli(sigma(a)) || Bernoulli(sigma(b))) from the logits a, b (no 1 - sigma cancellation)."""
+    return (expit(a) * (log_expit(a) - log_expit(b))
+            + expit(-a) * (log_expit(-a) - log_expit(-b)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TwoStateExample:
     """Two states, two actions, pi(a=1 | s_i) = sigmoid(theta_i), theta = (theta_0, theta_1).
 
     The objective is the entropy-regularised return
-        J(theta) = E[sum_t gamma^t (r_t + tau H(pi(.|s_t)))]
-                 = mu0 . V,   (I - gamma P_pi) V = r_pi + tau H_pi,
-    whose maximiser is finite (theta_i* = (Q(s_i,1) - Q(s_i,0)) / tau); with tau = 0 it is
-    eta(mdp, pi). For REINFORCE, use the per-step reward r_t - tau log pi(a_t|s_t).
-    rho is the unnormalised visitation (sums to 1/(1-gamma)); F and the KL average over
-    the distribution rho_norm = (1 - gamma) rho, so F is exactly the Hessian of kl.
+
+        J(theta) = E[sum_t gamma^t (r_t + tau H(pi(.|s_t)))] = mu0 . V,
+        (I - gamma P_pi) V = r_pi + tau H_pi        (a 2x2 linear solve),
+
+    whose maximiser is finite: theta_i* = (Q(s_i,1) - Q(s_i,0)) / tau. The bonus tau > 0
+    is what keeps the optimum off infinity; with tau = 0, J = eta(mdp, pi). For a sampled
+    (REINFORCE) estimate of grad J use the per-step reward r_t - tau log pi(a_t|s_t).
+
+    rho is the unnormalised visitation (sums to 1/(1-gamma)). The Fisher matrix and the
+    mean KL both weight states by the distribution rho_norm = (1 - gamma) rho(theta_old),
+    so ``fisher`` is exactly the Hessian of ``kl(theta_old, .)`` at theta_old.
+    ``theta_start`` and ``box`` are the start point and plotting box every notebook uses.
     """
 
     mdp: TabularMDP
     tau: float = 0.0
-    theta_start: tuple = (-3.0, -3.0)
+    theta_start: tuple = (-4.0, -4.0)
     box: tuple = (-6.0, 6.0)
 
     def __post_init__(self):
+        if not isinstance(self.mdp, TabularMDP):
+            raise TypeError(f"mdp must be a TabularMDP, got {type(self.mdp).__name__}")
         if self.mdp.P.shape != (2, 2, 2):
             raise ValueError(f"mdp must have 2 states and 2 actions, got P of shape {self.mdp.P.shape}")
         if not np.isfinite(self.tau) or self.tau < 0:
@@ -352,14 +364,14 @@ class TwoStateExample:
 
     # ---- batched exact solve: theta (..., 2) -> V (..., 2), rho (..., 2), dQ (..., 2)
     def _solve(self, theta):
-        sigma = _sigmoid(theta)
-        pi = np.stack([1.0 - sigma, sigma], axis=-1)                      # (..., 2, 2)
+        pi = np.stack([expit(-theta), expit(theta)], axis=-1)            # (..., 2, 2)
+        log_pi = np.stack([log_expit(-theta), log_expit(theta)], axis=-1)
         P_pi = np.einsum("...sa,sat->...st", pi, self.mdp.P)
-        H = -(sigma * _log_sigmoid(theta) + (1 - sigma) * _log_sigmoid(-theta))
-        r_pi = np.sum(pi * self.mdp.R, axis=-1) + self.tau * H
+        r_pi = np.sum(pi * (self.mdp.R - self.tau * log_pi), axis=-1)    # r_pi + tau H_pi
         I_minus = np.eye(2) - self.mdp.gamma * P_pi
         V = np.linalg.solve(I_minus, r_pi[..., None])[..., 0]
-        rho = np.linalg.solve(np.swapaxes(I_minus, -1, -2), np.broadcast_to(self.mdp.mu0, V.shape)[..., None])[..., 0]
+        mu0 = np.broadcast_to(self.mdp.mu0, V.shape)[..., None]
+        rho = np.linalg.solve(np.swapaxes(I_minus, -1, -2), mu0)[..., 0]
         Q = self.mdp.R + self.mdp.gamma * np.einsum("sat,...t->...sa", self.mdp.P, V)
         return V, rho, Q[..., 1] - Q[..., 0]
 
@@ -367,9 +379,9 @@ class TwoStateExample:
         return check_array(theta, name, shape=(2,))
 
     def pi(self, theta):
-        """Policy table (2, 2): pi[s, a] = pi(a | s_s)."""
-        sigma = _sigmoid(self._theta(theta))
-        return np.stack([1.0 - sigma, sigma], axis=-1)
+        """Policy table (2, 2): pi[s, a] = pi(a | s), pi[s, 1] = sigmoid(theta_s)."""
+        theta = self._theta(theta)
+        return np.stack([expit(-theta), expit(theta)], axis=-1)
 
     def J(self, theta):
         """Entropy-regularised return J(theta) = mu0 . V (exact)."""
@@ -389,18 +401,17 @@ class TwoStateExample:
         """dJ/dtheta_i = rho(s_i) sigma_i (1 - sigma_i) (Q(s_i,1) - Q(s_i,0) - tau theta_i).
 
         Policy gradient theorem sum_s rho(s) sum_a dpi(a|s) (Q(s,a) - tau log pi(a|s)), with
+        Q(s,a) = r(s,a) + gamma E[V(s')] (V includes the entropy bonus),
         dpi(1|s_i)/dtheta_i = sigma_i (1 - sigma_i) and log(pi(1|s_i)/pi(0|s_i)) = theta_i.
         """
         theta = self._theta(theta)
         _, rho, dQ = self._solve(theta)
-        sigma = _sigmoid(theta)
-        return rho * sigma * (1 - sigma) * (dQ - self.tau * theta)
+        return rho * expit(theta) * expit(-theta) * (dQ - self.tau * theta)
 
     def fisher(self, theta):
         """F = diag(rho_norm(s_i) sigma_i (1 - sigma_i)), rho_norm = (1 - gamma) rho: the Hessian of kl."""
         theta = self._theta(theta)
-        sigma = _sigmoid(theta)
-        return np.diag((1 - self.mdp.gamma) * self.rho(theta) * sigma * (1 - sigma))
+        return np.diag((1 - self.mdp.gamma) * self.rho(theta) * expit(theta) * expit(-theta))
 
     def kl(self, theta_old, theta_new):
         """sum_s rho_norm_old(s) KL(Bern(sigma_old(s)) || Bern(sigma_new(s))), mean KL under old."""
@@ -420,6 +431,28 @@ class TwoStateExample:
         return float(np.max(_kl_bernoulli(self._theta(theta_old, "theta_old"),
                                           self._theta(theta_new, "theta_new"))))
 
+    def _surrogate(self, theta_old, theta):
+        """L_old(theta) for theta (..., 2): the state weights and Q are frozen at theta_old."""
+        V, rho, _ = self._solve(theta_old)
+        Q = self.mdp.R + self.mdp.gamma * self.mdp.P @ V                       # (2, 2) Q_old(s, a)
+        pi = np.stack([expit(-theta), expit(theta)], axis=-1)
+        log_pi = np.stack([log_expit(-theta), log_expit(theta)], axis=-1)
+        inner = np.sum(pi * (Q - self.tau * log_pi), axis=-1) - V             # soft advantage of pi_theta
+        return float(self.mdp.mu0 @ V) + inner @ rho
+
+    def surrogate(self, theta_old, theta_new):
+        """Surrogate L_old(theta_new) = J(old) + sum_s rho_old(s) [sum_a pi_new(a|s) (Q_old(s,a)
+        - tau log pi_new(a|s)) - V_old(s)]  (Schulman et al. 2015, eq. 3, entropy-regularised).
+
+        Equals J at theta_old with the same gradient; the line search of notebook 06 maximises it.
+        """
+        return float(self._surrogate(self._theta(theta_old, "theta_old"), self._theta(theta_new, "theta_new")))
+
+    def surrogate_grid(self, theta_old, t0, t1):
+        """L_old on the grid theta = (t0[j], t1[i]) -> (H, G)."""
+        t0, t1 = check_array(t0, "t0", ndim=1), check_array(t1, "t1", ndim=1)
+        return self._surrogate(self._theta(theta_old, "theta_old"), np.stack(np.meshgrid(t0, t1), axis=-1))
+
     def theta_opt(self, tol=1e-12, max_iter=10_000):
         """The maximiser of J by soft policy iteration theta_i <- dQ_i(theta) / tau (needs tau > 0)."""
         if self.tau <= 0:
@@ -434,30 +467,53 @@ class TwoStateExample:
 
 
 def running_example():
-    """The course's default two-state example (numbers chosen in tabular.py, see tests)."""
-    P = np.array([[[0.98, 0.02], [0.98, 0.02]],     # s0: common, rarely leads to s1
-                  [[0.90, 0.10], [0.90, 0.10]]])    # s1: rare, mostly back to s0
-    R = np.array([[0.0, 1.0],
-                  [0.0, 2.0]])                      # the rare state's good action is worth more
-    mdp = TabularMDP(P=P, R=R, mu0=np.array([0.95, 0.05]), gamma=0.9)
-    return TwoStateExample(mdp=mdp, tau=0.5)
+    """The course's default two-state example; its numbers are explained inline.
+
+    s0 is common, s1 is rare (about 2 % of the discounted visits). The greedy action in
+    s0 (reward 1) makes s1 even rarer; the good action in s1 is worth 4. With tau = 1 the
+    optimum is theta* = (0.92, 4.0); the start corner (-4, -4) is saturated. The
+    curvature of J at theta* is about 2.0 along theta_0 and 0.004 along theta_1, so
+    gradient ascent needs lr < ~1 for theta_0 and then crawls along theta_1.
+    """
+    P = np.array([[[0.96, 0.04],      # s0, a=0: 4 % to the rare state
+                   [0.99, 0.01]],     # s0, a=1: 1 % to the rare state
+                  [[0.90, 0.10],      # s1 (either action): mostly back to s0
+                   [0.90, 0.10]]])
+    R = np.array([[0.0, 1.0],         # s0: a=1 is worth 1
+                  [0.0, 4.0]])        # s1: a=1 is worth 4 (the rare state's action matters more)
+    mdp = TabularMDP(P=P, R=R, mu0=np.array([0.98, 0.02]), gamma=0.9)
+    return TwoStateExample(mdp=mdp, tau=1.0, theta_start=(-4.0, -4.0), box=(-6.0, 6.0))
 
 
 # -------------------------------------------------------------- paths on the map
 def _scale(scale):
     scale = check_array(scale, "scale", shape=(2,))
     if np.any(scale <= 0):
-        raise ValueError("scale must be positive")
+        raise ValueError(f"scale must be positive, got {scale}")
     return scale
 
 
 def gradient_ascent_path(example, theta0, lr, n_steps, scale=(1.0, 1.0)):
-    """Vanilla gradient ascent phi <- phi + lr grad_phi J, phi = theta / scale -> theta path (n_steps+1, 2).
+    """Vanilla gradient ascent phi <- phi + lr grad_phi J(phi), reported in theta (notebooks 01, 03).
 
-    In phi coordinates grad_phi J = scale * grad_theta J, so the theta step is lr scale^2 g:
-    reparametrising changes the vanilla path.
+    Parameters
+    ----------
+    example : TwoStateExample
+    theta0 : (2,) start point in theta coordinates.
+    lr : learning rate > 0. On ``running_example()``: 0.1 stalls, 0.5 is good but still
+        crawls along theta_1, 2.0 zigzags across the ridge, >= 3 collapses (saturates s0).
+    n_steps : number of updates.
+    scale : (2,) positive; the optimiser works in phi = theta / scale. Since
+        grad_phi J = scale * grad_theta J, the theta step is lr * scale**2 * g, so the
+        vanilla path depends on the parametrisation.
+
+    Returns
+    -------
+    path : (n_steps + 1, 2) iterates in theta coordinates, path[0] = theta0.
     """
     scale = _scale(scale)
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     phi = check_array(theta0, "theta0", shape=(2,)) / scale
     path = [scale * phi]
     for _ in range(int(n_steps)):
@@ -467,10 +523,18 @@ def gradient_ascent_path(example, theta0, lr, n_steps, scale=(1.0, 1.0)):
 
 
 def natural_gradient_path(example, theta0, delta, n_steps, scale=(1.0, 1.0)):
-    """Natural gradient ascent with the KL step: phi <- phi + sqrt(2 delta / (g^T F^-1 g)) F^-1 g.
+    """Natural gradient ascent phi <- phi + sqrt(2 delta / (g^T F^-1 g)) F^-1 g (notebook 03).
 
-    g and F are taken in phi = theta / scale coordinates (g_phi = scale g, F_phi = S F S);
-    the theta step is then independent of scale (Amari 1998; Kakade 2001). Stops moving if g = 0.
+    The step maximises g^T s subject to the quadratic KL model 0.5 s^T F s = delta
+    (Kakade 2001); the measured ``example.kl`` of a step is close to delta only for small
+    delta. g and F are taken in phi = theta / scale coordinates (g_phi = scale * g,
+    F_phi = diag(scale) F diag(scale)); the theta step F^-1 g is then the same for every
+    scale (Amari 1998). Stays put where g^T F^-1 g = 0.
+
+    Parameters
+    ----------
+    delta : KL step size > 0; 0.01 reaches the optimum of ``running_example()`` in ~20 steps.
+    Other parameters and the returned (n_steps + 1, 2) path are as in gradient_ascent_path.
     """
     scale = _scale(scale)
     if not np.isfinite(delta) or delta <= 0:

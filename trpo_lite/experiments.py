@@ -41,13 +41,18 @@ class Experiment:
 
 
 SMALL_POLICY = {"hidden": [16]}          # small enough for NPG's explicit Fisher matrix
+VPG_CONFIG = {"hidden": [16], "lr": 3.0}  # the best of lr in {0.05, 0.2, 1, 3, 10} on seeds 0-1
 
 EXPERIMENTS = {
     "cartpole_curves": Experiment(
         name="cartpole_curves", env_id="CartPole-v1", algos=("vpg", "npg", "trpo", "ppo"),
         seeds=(0, 1, 2, 3, 4), total_steps=100_000,
-        configs={"vpg": SMALL_POLICY, "npg": SMALL_POLICY, "trpo": SMALL_POLICY,
+        configs={"vpg": VPG_CONFIG, "npg": SMALL_POLICY, "trpo": SMALL_POLICY,
                  "ppo": SMALL_POLICY}),
+    "cartpole_large_delta": Experiment(
+        name="cartpole_large_delta", env_id="CartPole-v1", algos=("npg", "trpo"),
+        seeds=(0, 1, 2, 3, 4), total_steps=100_000,
+        configs={"npg": {**SMALL_POLICY, "delta": 0.1}, "trpo": {**SMALL_POLICY, "delta": 0.1}}),
     "pendulum_trpo": Experiment(
         name="pendulum_trpo", env_id="Pendulum-v1", algos=("trpo",), seeds=(0, 1, 2),
         total_steps=300_000, configs={"trpo": {"n_envs": 8, "steps_per_env": 200, "lam": 0.95}}),

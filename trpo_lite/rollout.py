@@ -83,6 +83,7 @@ class Trajectory:
     next_obs: np.ndarray       # (T, N, obs_dim)   s_{t+1}, the true final obs where done
     episode_returns: tuple
     episode_lengths: tuple
+    episode_end_steps: tuple = ()   # sampler's total env steps when each episode ended
 
 
 class Sampler:
@@ -132,7 +133,7 @@ class Sampler:
         term = np.zeros((T, N), dtype=bool)
         trunc = np.zeros((T, N), dtype=bool)
         act_buf = None
-        ep_returns, ep_lengths = [], []
+        ep_returns, ep_lengths, ep_ends = [], [], []
         for t in range(T):
             obs_buf[t] = self.obs
             actions = policy.sample(theta, self.obs, rng)                   # one batched call
@@ -150,12 +151,13 @@ class Sampler:
                     term[t, i], trunc[t, i] = te, tr and not te
                     ep_returns.append(float(self._ep_ret[i]))
                     ep_lengths.append(int(self._ep_len[i]))
+                    ep_ends.append(self.total_steps + (t + 1) * N)
                     self._ep_ret[i], self._ep_len[i] = 0.0, 0
                     o, _ = env.reset()
                 self.obs[i] = o
         self.total_steps += T * N
         return Trajectory(obs_buf, act_buf, rew, term, trunc, next_buf,
-                          tuple(ep_returns), tuple(ep_lengths))
+                          tuple(ep_returns), tuple(ep_lengths), tuple(ep_ends))
 
 
 def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: float):

@@ -114,10 +114,8 @@ def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config
         # rollout
         traj = sampler.run(policy, theta, cfg.steps_per_env, rng)
         batch = make_batch(policy, theta, traj, lambda o: vf(phi, o), cfg.gamma, cfg.lam)
-        # episodes finished during this batch, stamped with the batch's last env step
-        for i, ret in enumerate(batch.episode_returns):
-            returns.append(ret)
-            end_steps.append(sampler.total_steps)
+        returns += traj.episode_returns
+        end_steps += traj.episode_end_steps
         # policy update
         info = _update(algo, policy, theta, batch, cfg, adam, rng)
         theta = info.theta
@@ -132,8 +130,10 @@ def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config
                    accepted=bool(info.accepted), surrogate_improvement=info.surrogate_improvement,
                    wall_seconds=time.perf_counter() - t0)
         log.append(row)
-        if solved_step is None and solve_point(returns, end_steps, threshold) is not None:
-            solved_step, solved_sec = sampler.total_steps, row["wall_seconds"]
+        if solved_step is None:
+            k = solve_point(returns, end_steps, threshold)
+            if k is not None:      # the env step of the episode that completed the window
+                solved_step, solved_sec = int(end_steps[k]), row["wall_seconds"]
         if callback is not None:
             callback(row)
         if stop_when_solved and solved_step is not None:

@@ -545,7 +545,11 @@ def natural_gradient_path(example, theta0, delta, n_steps, scale=(1.0, 1.0)):
         theta = scale * phi
         g = scale * example.grad_J(theta)
         F = scale[:, None] * example.fisher(theta) * scale[None, :]
-        step_dir = np.linalg.solve(F, g)                       # F^-1 g
+        try:
+            step_dir = np.linalg.solve(F, g)                   # F^-1 g
+        except np.linalg.LinAlgError:
+            raise ValueError(f"Fisher matrix is singular at theta={theta} (saturated sigmoid); "
+                             "use fewer steps or a smaller delta") from None
         gFg = g @ step_dir
         if gFg > 0:
             phi = phi + np.sqrt(2 * delta / gFg) * step_dir

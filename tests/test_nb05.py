@@ -1,0 +1,311 @@
+"""Notebook 05 (monotonic improvement): its self-checks, its plot helpers, the claims it makes
+beyond tabular.py's own tests, and the stored notebook's shape.
+
+The theorems themselves (performance-difference identity, the bound, MM monotonicity) are
+tested in tests/test_tabular.py.
+"""
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from trpo_lite import checks, plots  # noqa: E402
+from trpo_lite import tabular as tab  # noqa: E402
+from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_monotonic_improvement.ipynb"
+
+CHECKS = [checks.check_tabular_policy_evaluation, checks.check_tabular_advantages,
+          checks.check_tabular_surrogate, checks.check_penalty_coefficient]
+REFERENCES = [tab.policy_evaluation, tab.advantages, tab.surrogate, tab.penalty_coefficient]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def random_case(seed, S=4, A=3, gamma=0.9):
+    rng = np.random.default_rng(seed)
+    mdp = tab.random_mdp(S, A, gamma, rng)
+    return mdp, rng.standard_normal((S, A)), rng
+
+
+# ------------------------------------------------------------------ self-checks
+@pytest.mark.parametrize("check, reference", list(zip(CHECKS, REFERENCES)))
+def test_self_check_accepts_the_library_reference(check, reference, capsys):
+    check(reference)
+    assert "checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_self_check_says_not_implemented_for_the_student_stub(check):
+    def stub(*args):
+        raise NotImplementedError("your code here")
+
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check(stub)
+
+
+def test_self_checks_cover_one_state_one_action_and_gamma_zero():
+    labels = [label for label, _ in checks._tabular_cases(1)]
+    assert any(label.startswith("S=1, A=1") for label in labels)
+    assert any("gamma=0.0" in label for label in labels)
+    assert len(labels) >= 5
+
+
+def _P_pi(mdp, pi):
+    return np.einsum("sa,sat->st", pi, mdp.P)
+
+
+def test_policy_evaluation_check_names_a_transposed_P_pi():
+    def transposed(mdp, pi):
+        return np.linalg.solve(np.eye(mdp.n_states) - mdp.gamma * _P_pi(mdp, pi).T,
+                               np.sum(pi * mdp.R, axis=1))
+
+    with pytest.raises(AssertionError, match="P_pi is transposed"):
+        checks.check_tabular_policy_evaluation(transposed)
+
+
+def test_policy_evaluation_check_reports_a_wrong_shape():
+    with pytest.raises(AssertionError, match="wrong shape"):
+        checks.check_tabular_policy_evaluation(lambda mdp, pi: tab.policy_evaluation(mdp, pi)[:, None])
+
+
+def test_advantages_check_names_Q_instead_of_A():
+    with pytest.raises(AssertionError, match="returned Q"):
+        checks.check_tabular_advantages(tab.q_values)
+
+
+def test_advantages_check_names_a_missing_gamma():
+    def no_gamma(mdp, pi):
+        V = tab.policy_evaluation(mdp, pi)
+        return mdp.R + mdp.P @ V - V[:, None]
+
+    with pytest.raises(AssertionError, match="forgot gamma"):
+        checks.check_tabular_advantages(no_gamma)
+
+
+def test_advantages_check_reports_a_sign_error():
+    with pytest.raises(AssertionError, match="wrong sign"):
+        checks.check_tabular_advantages(lambda mdp, pi: -tab.advantages(mdp, pi))
+
+
+def test_surrogate_check_names_rho_new_the_exact_return():
+    with pytest.raises(AssertionError, match="used rho_new"):
+        checks.check_tabular_surrogate(lambda mdp, pi_old, pi_new: tab.eta(mdp, pi_new))
+
+
+def test_surrogate_check_names_the_normalised_visitation():
+    def normalised(mdp, pi_old, pi_new):
+        rho = (1 - mdp.gamma) * tab.discounted_visitation(mdp, pi_old)
+        return tab.eta(mdp, pi_old) + rho @ np.sum(pi_new * tab.advantages(mdp, pi_old), axis=1)
+
+    with pytest.raises(AssertionError, match="normalised visitation"):
+        checks.check_tabular_surrogate(normalised)
+
+
+def test_surrogate_check_names_a_missing_eta_old():
+    def no_eta(mdp, pi_old, pi_new):
+        rho = tab.discounted_visitation(mdp, pi_old)
+        return rho @ np.sum(pi_new * tab.advantages(mdp, pi_old), axis=1)
+
+    with pytest.raises(AssertionError, match="forgot the constant eta"):
+        checks.check_tabular_surrogate(no_eta)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, p: 4 * np.max(np.abs(tab.advantages(m, p))) * m.gamma / (1 - m.gamma), "once"),
+    (lambda m, p: np.max(np.abs(tab.advantages(m, p))) * m.gamma / (1 - m.gamma) ** 2, "factor 4"),
+    (lambda m, p: 4 * np.max(tab.advantages(m, p)) * m.gamma / (1 - m.gamma) ** 2, "ABSOLUTE"),
+])
+def test_penalty_check_names_the_mistake(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_penalty_coefficient(wrong)
+
+
+def test_self_check_reports_an_exception_with_its_case():
+    def crashes_on_one_state(mdp, pi):
+        if mdp.n_states == 1:
+            raise IndexError("boom")
+        return tab.policy_evaluation(mdp, pi)
+
+    with pytest.raises(AssertionError, match=r"\[S=1, A=1, gamma=0.9\] raised IndexError"):
+        checks.check_tabular_policy_evaluation(crashes_on_one_state)
+
+
+# ------------------------------------------------------------------ plot helpers
+def test_loglog_with_slope_recovers_the_exponent_and_draws_data_and_reference():
+    fig, ax = plt.subplots()
+    t = np.logspace(-3, 0, 10)
+    slope = plots.loglog_with_slope(ax, t, 3.0 * t**2 + 1e-3 * t**3, slope=2, fit_below=0.1)
+    assert abs(slope - 2) < 1e-2
+    assert len(ax.lines) == 2 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.lines[1].get_ydata()[0], ax.lines[0].get_ydata()[0])
+
+
+def test_mm_line_picture_marks_old_policy_and_argmax_of_M():
+    fig, ax = plt.subplots()
+    t = np.linspace(-1, 2, 301)
+    eta_t, L_t = t + 0.1 * t**2, t
+    M_t = t - 5 * t**2                                # argmax at t = 0.1
+    out = plots.mm_line_picture(ax, t, eta_t, L_t, M_t)
+    assert abs(out["t_star"] - 0.1) < 1e-9
+    assert out["M_star"] == pytest.approx(0.05) and out["eta_star"] == pytest.approx(0.101)
+    xy = {line.get_label(): line.get_xydata() for line in ax.lines}
+    assert any("old policy" in k for k in xy) and any("argmax" in k for k in xy)
+    star = next(v for k, v in xy.items() if "argmax" in k)
+    np.testing.assert_allclose(star, [[0.1, 0.05]], atol=1e-12)
+    lo, hi = ax.get_ylim()
+    assert lo < min(eta_t.min(), L_t.min()) and hi > max(eta_t.max(), L_t.max())
+
+
+def test_slack_histogram_uses_log_bins_spanning_all_slacks():
+    fig, ax = plt.subplots()
+    slack = np.array([1e-4, 1e-2, 1.0, 10.0, 1e3])
+    edges = plots.slack_histogram(ax, slack, np.array([0, 0, 1, 1, 2]), ["a", "b", "c"], n_bins=8)
+    assert ax.get_xscale() == "log" and len(edges) == 9
+    np.testing.assert_allclose(edges[[0, -1]], [1e-4, 1e3])
+    assert np.allclose(np.diff(np.log10(edges)), np.log10(edges[1] / edges[0]))
+
+
+def test_optimality_gap_curves_start_at_one_and_reach_zero_at_the_optimum():
+    fig, ax = plt.subplots()
+    gaps = plots.optimality_gap_curves(ax, {"run": [0.0, 0.5, 0.9, 1.0]}, eta_opt=1.0)
+    np.testing.assert_allclose(gaps["run"], [1.0, 0.5, 0.1, 0.0], atol=1e-15)
+    assert len(ax.lines) >= 1 and ax.get_yscale() == "log"
+
+
+# --------------------------------------------- claims the notebook makes beyond tabular.py
+def mean_kl_hessian_fd(pi_old, logits_old, rho, h=1e-4):
+    """Central-difference Hessian of the rho-weighted mean KL(pi_old || softmax(z)) at z = logits_old."""
+    n = logits_old.size
+    z0 = logits_old.ravel()
+
+    def kl(z):
+        return tab.mean_kl(pi_old, tab.softmax_policy(z.reshape(logits_old.shape)), rho)
+
+    H = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            ei, ej = np.eye(n)[i] * h, np.eye(n)[j] * h
+            H[i, j] = (kl(z0 + ei + ej) - kl(z0 + ei - ej) - kl(z0 - ei + ej) + kl(z0 - ei - ej)) / (4 * h * h)
+    return H
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tabular_natural_gradient_is_the_advantage_over_one_minus_gamma(seed):
+    """F x = g with x = A / (1 - gamma), F the Hessian of the rho-weighted mean KL (Kakade 2001)."""
+    mdp, logits, _ = random_case(seed, S=3, A=3, gamma=(0.5, 0.9, 0.95)[seed])
+    pi = tab.softmax_policy(logits)
+    rho = tab.discounted_visitation(mdp, pi)
+    F = mean_kl_hessian_fd(pi, logits, rho)
+    x = tab.advantages(mdp, pi) / (1 - mdp.gamma)
+    g = tab.grad_eta_softmax(mdp, logits)
+    np.testing.assert_allclose(F @ x.ravel(), g.ravel(), rtol=1e-5, atol=1e-6)
+    # the block formula the notebook writes down is that same Hessian
+    rho_norm = (1 - mdp.gamma) * rho
+    blocks = rho_norm[:, None, None] * (pi[:, :, None] * np.eye(3) - pi[:, :, None] * pi[:, None, :])
+    F_blocks = np.zeros_like(F)
+    for s in range(3):
+        F_blocks[3 * s:3 * s + 3, 3 * s:3 * s + 3] = blocks[s]
+    np.testing.assert_allclose(F, F_blocks, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("delta", [0.01, 0.05])
+def test_kl_constrained_natural_step_keeps_mean_kl_within_delta_and_improves_eta(seed, delta):
+    mdp, logits, _ = random_case(10 + seed)
+    S, A = logits.shape
+    pi = tab.softmax_policy(logits)
+    A_pi, rho = tab.advantages(mdp, pi), tab.discounted_visitation(mdp, pi)
+    g = tab.grad_eta_softmax(mdp, logits)
+    x = A_pi / (1 - mdp.gamma)
+    full_step = np.sqrt(2 * delta / np.sum(x * g)) * x
+    result = backtracking_line_search(
+        logits.ravel(), full_step.ravel(),
+        surrogate=lambda th: tab.surrogate(mdp, pi, tab.softmax_policy(th.reshape(S, A))),
+        kl=lambda th: tab.mean_kl(pi, tab.softmax_policy(th.reshape(S, A)), rho), max_kl=delta)
+    assert result.accepted
+    pi_new = tab.softmax_policy(result.theta.reshape(S, A))
+    assert tab.mean_kl(pi, pi_new, rho) <= delta
+    assert tab.eta(mdp, pi_new) > tab.eta(mdp, pi)
+    # the theorem's bound cannot certify such a step: its penalty exceeds the promised gain
+    assert tab.lower_bound(mdp, pi, pi_new) < tab.eta(mdp, pi)
+
+
+def test_constraint_multiplier_matches_the_quadratic_kl_step():
+    """lambda = sqrt(g^T F^-1 g / (2 delta)) makes the penalised quadratic step have KL delta."""
+    mdp, logits, _ = random_case(3)
+    pi = tab.softmax_policy(logits)
+    x = tab.advantages(mdp, pi) / (1 - mdp.gamma)
+    g = tab.grad_eta_softmax(mdp, logits)
+    delta = 0.02
+    lam = np.sqrt(np.sum(x * g) / (2 * delta))
+    step = x / lam                                    # argmax g.s - lam * 0.5 s^T F s
+    assert 0.5 * np.sum(step * g) / lam == pytest.approx(delta)   # 0.5 s^T F s with F s = g / lam
+
+
+def test_mm_with_the_theorem_C_is_much_slower_than_a_kl_constrained_step():
+    """The notebook's conservativeness claim, on a second MDP, in 5 iterations of each."""
+    mdp, logits, _ = random_case(21, S=3, A=2)
+    eta0 = tab.eta(mdp, tab.softmax_policy(logits))
+    mm = tab.mm_run(mdp, logits, 5)
+    assert np.all(np.diff(mm.etas) >= 0)
+    assert np.max(mm.kls) < 1e-2 * 0.01               # MM steps are far below delta = 0.01
+    S, A = logits.shape
+    z = logits
+    for _ in range(5):
+        pi = tab.softmax_policy(z)
+        A_pi, rho = tab.advantages(mdp, pi), tab.discounted_visitation(mdp, pi)
+        x = A_pi / (1 - mdp.gamma)
+        g = tab.grad_eta_softmax(mdp, z)
+        full_step = np.sqrt(2 * 0.01 / np.sum(x * g)) * x
+        z = backtracking_line_search(
+            z.ravel(), full_step.ravel(),
+            surrogate=lambda th: tab.surrogate(mdp, pi, tab.softmax_policy(th.reshape(S, A))),
+            kl=lambda th: tab.mean_kl(pi, tab.softmax_policy(th.reshape(S, A)), rho),
+            max_kl=0.01).theta.reshape(S, A)
+    assert tab.eta(mdp, tab.softmax_policy(z)) - eta0 > 3 * (mm.etas[-1] - eta0)
+
+
+# ------------------------------------------------------------------ the stored notebook
+@pytest.fixture(scope="module")
+def notebook():
+    if not NOTEBOOK.exists():
+        pytest.skip("notebook 05 not written yet")
+    return json.loads(NOTEBOOK.read_text())
+
+
+def test_notebook_is_executed_in_order_without_errors_or_stderr(notebook):
+    code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code_cells] == list(range(1, len(code_cells) + 1))
+    for cell in code_cells:
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", "".join(cell["source"])[:80]
+            assert out.get("name") != "stderr", "".join(out.get("text", ""))[:200]
+
+
+def test_notebook_exercises_have_a_solution_then_a_self_check(notebook):
+    cells = notebook["cells"]
+    solutions = [i for i, c in enumerate(cells) if "solution" in c["metadata"].get("tags", [])]
+    assert 2 <= len(solutions) <= 4
+    for i in solutions:
+        source = "".join(cells[i]["source"])
+        assert source.startswith("def ") and '"""' in source.splitlines()[1]
+        checker = "".join(cells[i + 1]["source"])
+        assert cells[i + 1]["cell_type"] == "code" and "checks.check_" in checker
+        assert any("checks passed" in "".join(o.get("text", "")) for o in cells[i + 1]["outputs"])
+
+
+def test_notebook_plot_cells_end_with_plt_show(notebook):
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "plt.subplots" in source:
+            assert source.rstrip().endswith("plt.show()"), source[:80]

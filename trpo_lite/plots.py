@@ -45,8 +45,9 @@ def running_example_map(ax=None, example=None, box=None, n_grid=161, levels=25, 
 def draw_path(ax, path, label, color=None, marker=".", **kwargs):
     """A parameter path (n, 2) as a line with markers; returns the Line2D."""
     path = np.asarray(path)
-    (line,) = ax.plot(path[:, 0], path[:, 1], marker=marker, color=color, label=label, lw=1.5,
-                      ms=4, **kwargs)
+    kwargs.setdefault("lw", 1.5)
+    kwargs.setdefault("ms", 4)
+    (line,) = ax.plot(path[:, 0], path[:, 1], marker=marker, color=color, label=label, **kwargs)
     return line
 
 

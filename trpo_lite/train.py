@@ -41,7 +41,7 @@ class TrainConfig:
     max_backtracks: int = 10
     ls_rule: str = "kl_and_improvement"
     fisher_subsample: int = 1         # use every k-th state in Fisher-vector products
-    lr: float = 0.05                  # VPG learning rate (gradient ascent on normalised advantages)
+    lr: float = 1.0                   # VPG ascent rate on normalised advantages (CartPole: 0.5-3; >= 10 collapses)
     ppo_lr: float = 3e-3              # PPO Adam learning rate
     ppo_clip: float = 0.2
     ppo_epochs: int = 10

@@ -1,0 +1,205 @@
+"""Notebook 01 (policy gradient): its claims, its learning-rate widget and its exercise checks."""
+from dataclasses import replace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from scipy.special import expit, log_expit  # noqa: E402
+
+from trpo_lite import checks, tabular, widgets  # noqa: E402
+from trpo_lite.policies import make_policy  # noqa: E402
+from trpo_lite.rollout import Sampler, discounted_returns  # noqa: E402
+from trpo_lite.train import TrainConfig, train  # noqa: E402
+
+EX = tabular.running_example()
+START = np.array(EX.theta_start)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- the notebook's claims
+def test_grad_J_equals_central_differences_of_J():
+    eps = 1e-5
+    for theta in [START, np.zeros(2), np.array([1.0, 2.0]), np.array([4.0, -1.0])]:
+        fd = np.array([(EX.J(theta + eps * e) - EX.J(theta - eps * e)) / (2 * eps) for e in np.eye(2)])
+        np.testing.assert_allclose(EX.grad_J(theta), fd, rtol=1e-7, atol=1e-10)
+
+
+def test_rare_state_gradient_is_scaled_by_its_visitation():
+    rho = EX.rho(START)
+    assert rho[1] / rho[0] < 0.05, "s1 should get under 5 % of the visits of s0 at the start"
+    g = EX.grad_J(START)
+    sigma = EX.pi(START)[:, 1]
+    worth = g / (rho * sigma * (1 - sigma))
+    assert worth[1] > worth[0], "the rare state's action is worth more ..."
+    assert g[1] < 0.1 * g[0], "... yet its gradient component is much smaller"
+
+
+def test_learning_rate_regimes_on_the_map():
+    paths = {lr: tabular.gradient_ascent_path(EX, START, lr, 60) for lr in (0.1, 1.0, 2.0, 3.0)}
+    final_J = {lr: EX.J(p[-1]) for lr, p in paths.items()}
+    assert max(final_J, key=final_J.get) == 1.0
+    assert paths[0.1][-1, 1] < -3.5                          # stalls on the plateau in theta_1
+    steps = np.diff(paths[2.0][10:, 0])
+    assert np.sum(steps[1:] * steps[:-1] < 0) > 10           # zigzags across the ridge
+    assert paths[3.0][:, 0].max() > 8.0                      # overshoots into the saturated side
+
+
+def test_score_has_zero_mean_under_the_policy():
+    sampler = Sampler("CartPole-v1", n_envs=1, seed=0)
+    policy = make_policy(sampler.observation_space, sampler.action_space, hidden=(8,))
+    rng = np.random.default_rng(0)
+    theta = policy.init(rng) + 0.3 * rng.standard_normal(policy.n_params)
+    obs = sampler.run(policy, theta, 5, rng).obs[:, 0]
+    sampler.close()
+    probs = policy.probs(theta, obs)
+    mean = sum(probs[:, [a]] * policy.score(theta, obs, np.full(len(obs), a)) for a in range(2))
+    assert np.max(np.abs(mean)) < 1e-12
+
+
+def test_cartpole_too_large_learning_rate_collapses_and_too_small_stalls():
+    cfg = TrainConfig(lam=1.0, value_hidden=(32, 32), value_iters=10)     # as in the notebook
+    sampler = Sampler("CartPole-v1", n_envs=1, seed=1)
+    policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)
+    large = train("vpg", "CartPole-v1", 0, 4000, replace(cfg, lr=30.0))
+    obs = sampler.run(policy, large.theta, 100, np.random.default_rng(1)).obs[:, 0]
+    sampler.close()
+    assert policy.entropy(large.theta, obs).mean() < 0.01     # deterministic: the score vanishes
+    small = train("vpg", "CartPole-v1", 0, 2000, replace(cfg, lr=0.01))
+    assert max(row["measured_kl"] for row in small.log) < 1e-5
+
+
+# ------------------------------------------------------------------------ the widget
+def _path_line(fig):
+    lines = [ln for ln in fig.axes[0].lines if str(ln.get_label()).startswith("lr =")]
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_draw_gradient_ascent_draws_a_different_path_per_learning_rate():
+    fig = plt.figure()
+    small = widgets.draw_gradient_ascent(fig, lr=0.1, n_steps=60)
+    xy_small = _path_line(fig).get_xydata().copy()
+    J_line_small = fig.axes[1].lines[0].get_ydata().copy()
+    large = widgets.draw_gradient_ascent(fig, lr=2.0, n_steps=60)
+    xy_large = _path_line(fig).get_xydata()
+    J_line_large = fig.axes[1].lines[0].get_ydata()
+
+    assert len(fig.axes) == 2                                # redrawn, not stacked
+    np.testing.assert_allclose(xy_small, small["path"])
+    np.testing.assert_allclose(xy_large, large["path"])
+    assert not np.allclose(xy_small, xy_large)
+    assert not np.allclose(J_line_small, J_line_large)
+    np.testing.assert_allclose(large["J"], [EX.J(t) for t in large["path"]])
+    assert small["path"].shape == (61, 2) and small["J"].shape == (61,)
+    assert small["J"][-1] < large["J_opt"] - 0.5                # stalled well below the optimum
+
+
+def test_draw_gradient_ascent_reports_paths_that_leave_the_map():
+    fig = plt.figure()
+    out = widgets.draw_gradient_ascent(fig, lr=10.0, n_steps=60)
+    assert out["max_theta0"] > widgets.GRADIENT_ASCENT_XLIM[1]
+    assert "leaves the map" in fig.axes[0].get_title()
+
+
+def test_gradient_ascent_explorer_sliders_change_the_result():
+    w = widgets.gradient_ascent_explorer()
+    lr_slider, steps_slider = w.children[0], w.children[1]
+    first = w.result
+    assert first["lr"] == pytest.approx(1.0) and first["n_steps"] == 60
+    lr_slider.value = 0.1
+    assert w.result["lr"] == pytest.approx(0.1)
+    assert not np.allclose(w.result["path"], first["path"])
+    steps_slider.value = 120
+    assert w.result["path"].shape == (121, 2)
+
+
+# ----------------------------------------------------------------- exercise checkers
+def linear_softmax_score(theta, obs, actions):
+    N, obs_dim = obs.shape
+    A = len(theta) // (obs_dim + 1)
+    z = obs @ theta[:obs_dim * A].reshape(obs_dim, A) + theta[obs_dim * A:]
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    u = np.eye(A)[actions] - p
+    return np.concatenate([(obs[:, :, None] * u[:, None, :]).reshape(N, -1), u], axis=1)
+
+
+def test_check_linear_softmax_score_accepts_the_answer(capsys):
+    checks.check_linear_softmax_score(linear_softmax_score)
+    assert "all 5 checks passed" in capsys.readouterr().out
+
+
+def test_check_linear_softmax_score_names_the_mistakes():
+    def one_hot_only(theta, obs, actions):
+        A = len(theta) // (obs.shape[1] + 1)
+        e = np.eye(A)[actions]
+        return np.concatenate([(obs[:, :, None] * e[:, None, :]).reshape(len(obs), -1), e], axis=1)
+
+    with pytest.raises(AssertionError, match="onehot"):
+        checks.check_linear_softmax_score(one_hot_only)
+    with pytest.raises(AssertionError, match="wrong sign"):
+        checks.check_linear_softmax_score(lambda t, o, a: -linear_softmax_score(t, o, a))
+
+    def not_yet(theta, obs, actions):
+        raise NotImplementedError
+
+    with pytest.raises(AssertionError, match="not implemented"):
+        checks.check_linear_softmax_score(not_yet)
+
+
+def test_check_returns_to_go(capsys):
+    checks.check_returns_to_go(discounted_returns)
+    assert "all 5 checks passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="discount is missing"):
+        checks.check_returns_to_go(lambda r, g: np.cumsum(r[::-1])[::-1])
+    with pytest.raises(AssertionError, match="reversed"):
+        checks.check_returns_to_go(lambda r, g: discounted_returns(r, g)[::-1])
+
+
+def reinforce_gradient(example, theta, n_episodes, rng, baseline=None, horizon=100, discount_steps=True):
+    mdp, N = example.mdp, int(n_episodes)
+    s = (rng.random(N) < mdp.mu0[1]).astype(int)
+    states, rewards, scores = np.zeros((horizon, N), int), np.zeros((horizon, N)), np.zeros((horizon, N, 2))
+    for t in range(horizon):
+        p1 = expit(theta[s])
+        a = (rng.random(N) < p1).astype(int)
+        log_pi = np.where(a == 1, log_expit(theta[s]), log_expit(-theta[s]))
+        states[t], rewards[t] = s, mdp.R[s, a] - example.tau * log_pi
+        scores[t, np.arange(N), s] = a - p1
+        s = (rng.random(N) < mdp.P[s, a, 1]).astype(int)
+    G = np.stack([discounted_returns(rewards[:, n], mdp.gamma) for n in range(N)], axis=1)
+    weights = G if baseline is None else G - np.asarray(baseline)[states]
+    discount = mdp.gamma ** np.arange(horizon) if discount_steps else np.ones(horizon)
+    return np.einsum("t,tn,tnk->k", discount, weights, scores) / N
+
+
+def test_running_example_values_give_J():
+    for theta in [START, np.array([1.0, 2.0])]:
+        V = checks.running_example_values(EX, theta)
+        assert EX.mdp.mu0 @ V == pytest.approx(EX.J(theta), rel=1e-12)
+
+
+def test_check_reinforce_gradient_accepts_an_unbiased_estimator(capsys):
+    checks.check_reinforce_gradient(reinforce_gradient, table_sizes=(10, 1000))
+    out = capsys.readouterr().out
+    assert "all 7 checks passed" in out and "std of a one-episode estimate" in out
+
+
+def test_check_reinforce_gradient_rejects_biased_estimators():
+    fast = dict(n_repeats=10, n_episodes=100)
+    with pytest.raises(AssertionError, match="wrong sign"):
+        checks.check_reinforce_gradient(lambda *a, **k: -reinforce_gradient(*a, **k), **fast)
+    with pytest.raises(AssertionError, match="gamma"):
+        checks.check_reinforce_gradient(
+            lambda *a, **k: reinforce_gradient(*a, discount_steps=False, **k), **fast)
+    with pytest.raises(AssertionError, match=r"shape \(2,\)"):
+        checks.check_reinforce_gradient(lambda *a, **k: np.zeros(3), **fast)

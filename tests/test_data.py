@@ -67,7 +67,8 @@ def test_committed_data_matches_what_the_command_produces(name, algo):
     committed = next(r for r in load_experiment(name)["runs"] if r["algo"] == algo and r["seed"] == 0)
     steps = committed["env_steps"][2]
     fresh = run_one(exp, algo, 0, total_steps=steps)
-    for key in ("env_steps", "mean_return", "measured_kl", "line_search_attempts", "accepted"):
+    for key in ("env_steps", "mean_return", "measured_kl", "line_search_attempts", "accepted",
+                "surrogate_improvement"):
         assert fresh[key] == committed[key][:3], key
 
 

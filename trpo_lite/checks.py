@@ -886,7 +886,8 @@ def _line_search_problems(student_fn, example):
                                              delta, backtrack_coef, max_backtracks)
             attempts = np.asarray(attempts, dtype=float).reshape(-1, 3)
         except NotImplementedError:
-            raise AssertionError("line search: not implemented yet -- fill in the function above") from None
+            raise AssertionError("line search: not implemented yet -- "
+                                 "fill in the function above") from None
         except Exception as exc:  # a student's bug: report it with the case
             problems.append(f"[{label}] raised {type(exc).__name__}: {exc} (return (theta_new, "
                             "attempts) with attempts a list of (coef, kl, improvement))")
@@ -954,11 +955,13 @@ def full_step_cases(seed=2006):
 
     rng = np.random.default_rng(seed)
     cases = []
+    softmax_16, softmax_8 = CategoricalPolicy(MLP((4, 16, 2))), CategoricalPolicy(MLP((4, 8, 3)))
+    gaussian = GaussianPolicy(MLP((3, 8, 2)))
     for label, policy, n_states, cg_iters, damping, delta in (
-            ("softmax MLP (4, 16, 2), 256 states, 10 CG iterations", CategoricalPolicy(MLP((4, 16, 2))), 256, 10, 0.1, 0.01),
-            ("softmax MLP (4, 16, 2), 256 states, 2 CG iterations", CategoricalPolicy(MLP((4, 16, 2))), 256, 2, 1e-3, 0.05),
-            ("softmax MLP (4, 8, 3), a single state", CategoricalPolicy(MLP((4, 8, 3))), 1, 10, 0.1, 0.02),
-            ("Gaussian MLP (3, 8, 2), 64 states, 3 CG iterations", GaussianPolicy(MLP((3, 8, 2))), 64, 3, 0.01, 0.1)):
+            ("softmax MLP (4, 16, 2), 256 states, 10 CG iterations", softmax_16, 256, 10, 0.1, 0.01),
+            ("softmax MLP (4, 16, 2), 256 states, 2 CG iterations", softmax_16, 256, 2, 1e-3, 0.05),
+            ("softmax MLP (4, 8, 3), a single state", softmax_8, 1, 10, 0.1, 0.02),
+            ("Gaussian MLP (3, 8, 2), 64 states, 3 CG iterations", gaussian, 64, 3, 0.01, 0.1)):
         theta = policy.init(rng) + 0.3 * rng.standard_normal(policy.n_params)
         obs = rng.standard_normal((n_states, policy.net.in_dim))
         actions = policy.sample(theta, obs, rng)
@@ -1044,7 +1047,8 @@ def check_judge_attempt(student_fn):
         try:
             got = student_fn(kl, improvement, delta)
         except NotImplementedError:
-            raise AssertionError("judge attempt: not implemented yet -- fill in the function above") from None
+            raise AssertionError("judge attempt: not implemented yet -- "
+                                 "fill in the function above") from None
         except Exception as exc:  # a student's bug: report it with the case
             problems.append(f"[{label}] raised {type(exc).__name__}: {exc}")
             continue

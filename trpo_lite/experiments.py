@@ -18,7 +18,8 @@ from .train import TrainConfig, config_from_dict, config_to_dict, train
 COMMAND = "python -m trpo_lite make-data"
 
 # Columns kept per iteration (wall_seconds is machine-dependent: plotted, never compared).
-KEPT = ("env_steps", "mean_return", "measured_kl", "line_search_attempts", "accepted", "wall_seconds")
+KEPT = ("env_steps", "mean_return", "measured_kl", "line_search_attempts", "accepted",
+        "surrogate_improvement", "wall_seconds")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ EXPERIMENTS = {
         name="cartpole_large_delta", env_id="CartPole-v1", algos=("npg", "trpo"),
         seeds=(0, 1, 2, 3, 4), total_steps=100_000,
         configs={"npg": {**SMALL_POLICY, "delta": 0.1}, "trpo": {**SMALL_POLICY, "delta": 0.1}}),
+    "cartpole_trpo_raw_advantages": Experiment(
+        name="cartpole_trpo_raw_advantages", env_id="CartPole-v1", algos=("trpo",),
+        seeds=(0, 1, 2, 3, 4), total_steps=100_000,
+        configs={"trpo": {**SMALL_POLICY, "normalize_advantages": False}}),
     "pendulum_trpo": Experiment(
         name="pendulum_trpo", env_id="Pendulum-v1", algos=("trpo",), seeds=(0, 1, 2),
         total_steps=300_000, configs={"trpo": {"n_envs": 8, "steps_per_env": 200, "lam": 0.95}}),
@@ -66,7 +71,8 @@ def run_one(exp: Experiment, algo: str, seed: int, total_steps=None, callback=No
     cols = {k: [row[k] for row in res.log] for k in KEPT}
     cols["accepted"] = [bool(a) for a in cols["accepted"]]
     cols["measured_kl"] = [float(x) if np.isfinite(x) else None for x in cols["measured_kl"]]
-    cols["mean_return"] = [float(x) if np.isfinite(x) else None for x in cols["mean_return"]]
+    for key in ("mean_return", "surrogate_improvement"):
+        cols[key] = [float(x) if np.isfinite(x) else None for x in cols[key]]
     return {"algo": algo, "seed": int(seed), **cols,
             "solved_at_step": res.solved_at_step, "solved_at_seconds": res.solved_at_seconds}
 

@@ -1,0 +1,263 @@
+"""Notebook 06 (TRPO): the line search it traces, its widget, its self-checks and its figures."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from trpo_lite import checks, plots, tabular, widgets  # noqa: E402
+from trpo_lite.algos import natural_step  # noqa: E402
+from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def example():
+    return tabular.running_example()
+
+
+# ------------------------------------------------------------ the TRPO step on the running example
+def test_two_state_trpo_full_step_is_the_natural_gradient_step(example):
+    for theta, delta in (((-4.0, -4.0), 0.01), ((0.5, 3.5), 0.3), ((2.0, -1.0), 0.05)):
+        full_step, _ = checks.trpo_step_two_state(example, theta, delta)
+        natural = tabular.natural_gradient_path(example, theta, delta, 1)[1] - np.array(theta)
+        np.testing.assert_allclose(full_step, natural, rtol=1e-8)
+        F = example.fisher(np.array(theta))
+        assert 0.5 * full_step @ F @ full_step == pytest.approx(delta, rel=1e-10)
+
+
+def test_accepted_step_is_inside_the_trust_region_and_improves_the_surrogate(example):
+    for start in ((-4.0, -4.0), (0.0, 0.0), (0.5, 3.5), (3.0, -3.0), (-5.0, 5.0)):
+        for delta in (0.01, 0.1, 0.5):
+            _, result = checks.trpo_step_two_state(example, start, delta)
+            if result.accepted:
+                assert example.kl(start, result.theta) <= delta
+                assert example.surrogate(start, result.theta) > example.surrogate(start, start)
+                assert all(not a.accepted for a in result.attempts[:-1])
+            else:
+                np.testing.assert_array_equal(result.theta, start)
+
+
+def test_notebook_cases_show_every_outcome(example):
+    """The three traces of section 2: KL violations, no improvement, failure."""
+    _, kl_case = checks.trpo_step_two_state(example, (-4.0, -4.0), 0.5)
+    assert [a.reason for a in kl_case.attempts] == ["kl_violation"] * 4 + ["accepted"]
+    _, near = checks.trpo_step_two_state(example, (0.5, 3.5), 0.3)
+    assert [a.reason for a in near.attempts] == ["no_improvement"] * 3 + ["accepted"]
+    _, fail = checks.trpo_step_two_state(example, (1.0, 4.0), 0.3)
+    assert not fail.accepted and len(fail.attempts) == 11
+    assert fail.message.startswith("line search failed: kept theta_old")
+
+
+def test_ratio_rule_accepts_steps_outside_the_trust_region(example):
+    _, ratio = checks.trpo_step_two_state(example, (-4.0, -4.0), 0.5, rule="improvement_ratio")
+    assert ratio.accepted and ratio.coef == 1.0 and ratio.attempts[0].kl > 0.5
+
+
+def test_line_search_table_lists_every_attempt(example):
+    _, result = checks.trpo_step_two_state(example, (1.0, 4.0), 0.3)
+    table = plots.line_search_table(result, 0.3).splitlines()
+    assert len(table) == len(result.attempts) + 2
+    assert "rejected: KL > delta and no improvement" in table[1]
+    assert table[-1].startswith("-> line search failed: kept theta_old")
+
+
+# ------------------------------------------------------------------------------ the widget
+def map_markers(fig):
+    """(x, y) of every single-point marker on the map (the attempts and theta_old)."""
+    return sorted(tuple(np.round(line.get_xydata()[0], 9)) for line in fig.axes[0].lines
+                  if len(line.get_xydata()) == 1)
+
+
+def test_draw_line_search_points_and_colours_follow_delta(example):
+    fig1, fig2 = plt.figure(), plt.figure()
+    big = widgets.draw_line_search(fig1, delta=0.5, example=example)
+    small = widgets.draw_line_search(fig2, delta=0.01, example=example)
+    assert big["outcomes"] == ["kl_violation"] * 4 + ["accepted"]
+    assert small["outcomes"] == ["kl_violation", "accepted"]
+    assert big["colors"][0] == plots.LINE_SEARCH_STYLE["kl_violation"][0]
+    assert big["colors"][-1] == plots.LINE_SEARCH_STYLE["accepted"][0]
+    assert big["points"].shape == (5, 2) and small["points"].shape == (2, 2)
+    at_centre = widgets.draw_line_search(plt.figure(), delta=0.01, theta_old=(0.0, 0.0),
+                                         example=example)
+    assert at_centre["outcomes"] == ["accepted"] and at_centre["colors"] == ["limegreen"]
+    np.testing.assert_allclose(big["points"],
+                               np.array([-4.0, -4.0]) + big["coefs"][:, None] * big["full_step"])
+    assert map_markers(fig1) != map_markers(fig2)
+    # the marker colours drawn on the map are the outcomes' colours
+    drawn = [line.get_color() for line in fig1.axes[0].lines if len(line.get_xydata()) == 1]
+    for color in big["colors"]:
+        assert color in drawn
+    # the true KL = delta contour surrounds theta_old and lies on KL = delta
+    assert big["contour"]
+    seg = big["contour"][0]
+    kls = [example.kl((-4.0, -4.0), p) for p in seg[:: max(1, len(seg) // 10)]]
+    np.testing.assert_allclose(kls, 0.5, rtol=0.05)
+
+
+def test_draw_line_search_backtrack_coef_and_max_backtracks(example):
+    fig = plt.figure()
+    coarse = widgets.draw_line_search(fig, delta=1.0, backtrack_coef=0.5, example=example)
+    np.testing.assert_allclose(coarse["coefs"], 0.5 ** np.arange(len(coarse["coefs"])))
+    assert coarse["accepted"]
+    cut = widgets.draw_line_search(fig, delta=1.0, backtrack_coef=0.5, max_backtracks=1,
+                                   example=example)
+    assert not cut["accepted"] and len(cut["points"]) == 2
+    np.testing.assert_array_equal(cut["theta_new"], [-4.0, -4.0])
+    assert "line search failed" in fig.axes[0].get_title()
+
+
+def test_draw_line_search_shows_no_improvement_near_the_optimum(example):
+    fig = plt.figure()
+    out = widgets.draw_line_search(fig, delta=0.3, theta_old=(0.5, 3.5), example=example)
+    assert out["colors"][0] == plots.LINE_SEARCH_STYLE["no_improvement"][0]
+    assert np.all(out["improvements"][:-1] <= 0) and out["improvements"][-1] > 0
+
+
+def test_line_search_explorer_sliders_change_the_result():
+    w = widgets.line_search_explorer()
+    delta, backtrack_coef, max_backtracks, theta_old = w.children[:4]
+    first = w.result
+    assert first["outcomes"] == ["kl_violation"] * 4 + ["accepted"]
+    delta.value = 0.01
+    assert w.result["outcomes"] == ["kl_violation", "accepted"]
+    assert not np.allclose(w.result["full_step"], first["full_step"])
+    delta.value = 0.5
+    backtrack_coef.value = 0.5
+    np.testing.assert_allclose(w.result["coefs"], 0.5 ** np.arange(len(w.result["coefs"])))
+    max_backtracks.value = 0
+    assert len(w.result["points"]) == 1 and not w.result["accepted"]
+    theta_old.value = (1.0, 4.0)
+    max_backtracks.value = 10
+    backtrack_coef.value = 0.8
+    delta.value = 0.3
+    assert not w.result["accepted"] and "no_improvement" in w.result["outcomes"]
+
+
+# ------------------------------------------------------------------------------ self-checks
+def reference_line_search(theta_old, full_step, surrogate, kl, delta, backtrack_coef=0.8,
+                          max_backtracks=10):
+    result = backtracking_line_search(theta_old, full_step, surrogate, kl, delta, backtrack_coef,
+                                      max_backtracks)
+    return result.theta, [(a.coef, a.kl, a.improvement) for a in result.attempts]
+
+
+def kl_only_line_search(theta_old, full_step, surrogate, kl, delta, backtrack_coef=0.8,
+                        max_backtracks=10):
+    attempts, L_old = [], surrogate(theta_old)
+    for j in range(max_backtracks + 1):
+        theta = theta_old + backtrack_coef**j * full_step
+        attempts.append((backtrack_coef**j, kl(theta), surrogate(theta) - L_old))
+        if attempts[-1][1] <= delta:
+            return theta, attempts
+    return theta_old, attempts
+
+
+def test_check_line_search_passes_the_reference(capsys):
+    checks.check_line_search(reference_line_search)
+    assert "all 7 checks passed" in capsys.readouterr().out
+
+
+def test_check_line_search_explains_a_missing_improvement_test():
+    with pytest.raises(AssertionError, match="is not > 0"):
+        checks.check_line_search(kl_only_line_search)
+
+
+def test_check_line_search_explains_a_wrong_failure_result():
+    def returns_last_attempt(*args):
+        theta, attempts = reference_line_search(*args)
+        theta_old, full_step = args[0], args[1]
+        if np.array_equal(theta, theta_old):
+            theta = theta_old + attempts[-1][0] * full_step
+        return theta, attempts
+
+    with pytest.raises(AssertionError, match="return theta_old unchanged"):
+        checks.check_line_search(returns_last_attempt)
+
+
+def test_check_line_search_reports_not_implemented():
+    def stub(*args):
+        raise NotImplementedError("your code here")
+
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        checks.check_line_search(stub)
+
+
+def test_check_full_step_passes_and_explains_the_missing_two(capsys):
+    def good(x, fvp, g, delta):
+        step = natural_step(x, fvp(x), delta)
+        return step, g @ step
+
+    checks.check_full_step(good)
+    assert "all 4 checks passed" in capsys.readouterr().out
+
+    def no_two(x, fvp, g, delta):
+        step = np.sqrt(delta / (x @ fvp(x))) * x
+        return step, g @ step
+
+    with pytest.raises(AssertionError, match="factor 2 is missing"):
+        checks.check_full_step(no_two)
+
+
+def test_cg_iterates_satisfy_x_F_x_equals_g_x():
+    """The hint of exercise 2: CG from 0 keeps x_k^T A x_k = b^T x_k at every iteration."""
+    for label, (x, fvp, g, delta) in checks.full_step_cases():
+        assert x @ fvp(x) == pytest.approx(g @ x, rel=1e-6), label
+
+
+def test_check_judge_attempt(capsys):
+    checks.check_judge_attempt(checks.judge_reference)
+    assert "all 10 checks passed" in capsys.readouterr().out
+
+    def strict_kl(kl, improvement, delta):
+        return checks.judge_reference(kl, improvement, delta) if kl != delta else "kl_violation"
+
+    with pytest.raises(AssertionError, match="KL exactly delta"):
+        checks.check_judge_attempt(strict_kl)
+
+
+# ------------------------------------------------------------------------------ figures from data
+def fake_payload():
+    """A two-seed payload in the format of data/cartpole_curves.json."""
+    runs = []
+    for algo, kl_scale in (("npg", 1.5), ("trpo", 0.8)):
+        for seed in (0, 1):
+            steps = [1000 * (i + 1) for i in range(10)]
+            runs.append({"algo": algo, "seed": seed, "env_steps": steps,
+                         "mean_return": [None] + [10.0 * i + seed for i in range(1, 10)],
+                         "measured_kl": [0.02 * kl_scale * (1 if i % 2 else 0.5) for i in range(10)],
+                         "line_search_attempts": [1] * 8 + [3, 11] if algo == "trpo" else [0] * 10,
+                         "accepted": [True] * 9 + [algo == "npg"]})
+    configs = {a: {"delta": 0.02, "max_backtracks": 10} for a in ("npg", "trpo")}
+    return {"env_id": "CartPole-v1", "total_steps": 10_000, "algos": ["npg", "trpo"],
+            "configs": configs, "runs": runs}
+
+
+def test_data_figures_compute_what_they_draw():
+    payload = fake_payload()
+    fig, axes = plt.subplots(1, 3)
+    spread = plots.draw_curves_with_spread(axes[0], payload, ("npg", "trpo"), threshold=475)
+    grid, mean, low, high = spread["trpo"]
+    assert np.all(low <= mean) and np.all(mean <= high) and np.all(high - low <= 1.0 + 1e-12)
+    fractions = plots.draw_kl_ratio_per_update(axes[1], payload, ("npg", "trpo"))
+    assert fractions == {"npg": 0.5, "trpo": 0.0}
+    counts = plots.draw_backtrack_counts(axes[2], payload, "trpo", 10)
+    assert counts[1] == 16 and counts[3] == 2 and counts[11] == 2 and counts.sum() == 20
+    strips = plots.draw_kl_ratio_strips(axes[0], {"a": [0.5, 2.0], "b": [0.1]})
+    assert strips == {"a": 0.5, "b": 0.0}
+
+
+def test_draw_trpo_run_reads_the_training_log():
+    log = [dict(iteration=i, env_steps=1000 * i, mean_return=20.0 * i, measured_kl=0.01,
+                line_search_attempts=1 + (i == 3), accepted=True) for i in range(1, 6)]
+    fig, axes = plt.subplots(1, 3)
+    drawn = plots.draw_trpo_run(axes, log, 0.02)
+    np.testing.assert_array_equal(drawn["attempts"], [1, 1, 2, 1, 1])
+    assert "1 of 5 updates shrank the step" in axes[2].get_title()

@@ -15,6 +15,7 @@ export PYTHONHASHSEED := 0
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
+export MALLOC_TOP_PAD_ := 67108864
 unexport MPLBACKEND
 
 # JupyterLab refuses to start as root without --allow-root (containers, CI).

@@ -170,3 +170,15 @@ def test_bad_input_names_the_argument():
         fisher_vector_product(pol, theta, obs, np.zeros(pol.n_params), damping=-1.0)
     with pytest.raises(ValueError, match="sizes"):
         MLP((3,))
+
+
+def test_linearize_matches_separate_products(policy_setup):
+    pol, theta, obs, rng = policy_setup
+    eta, jvp, vjp = pol.dist_linearize(theta, obs)
+    v = rng.standard_normal(pol.n_params)
+    u = rng.standard_normal(eta.shape)
+    assert np.array_equal(eta, pol.dist_params(theta, obs))
+    assert np.allclose(jvp(v), pol.dist_jvp(theta, obs, v), atol=1e-14)
+    assert np.allclose(vjp(u), pol.dist_vjp(theta, obs, u), atol=1e-14)
+    J = pol.dist_jacobian(theta, obs)
+    assert np.allclose(jvp(v), np.einsum("ndp,p->nd", J, v), atol=1e-12)

@@ -85,14 +85,14 @@ def make_fisher_vector_product(policy, theta, obs, damping=0.0):
     """A callable v -> (F + damping I) v at fixed theta, obs (M computed once)."""
     theta, obs = _inputs(policy, theta, obs)
     damping = check_nonnegative(damping, "damping")
-    M = policy.dist_fisher(theta, obs)                                     # (N, d, d)
+    eta, jvp, vjp = policy.dist_linearize(theta, obs)                      # one forward pass
+    M = policy._fisher_eta(eta)                                            # (N, d, d)
     n = len(obs)
 
     def fvp(v):
         v = check_array(v, "v", shape=(policy.n_params,))
-        Jv = policy.dist_jvp(theta, obs, v)                                # (N, d)
-        MJv = np.einsum("nde,ne->nd", M, Jv)
-        return policy.dist_vjp(theta, obs, MJv) / n + damping * v
+        MJv = np.einsum("nde,ne->nd", M, jvp(v))                           # M (J v), (N, d)
+        return vjp(MJv) / n + damping * v
 
     return fvp
 

@@ -104,45 +104,70 @@ class MLP:
             hs.append(h)
         return hs, layers
 
+    def bind(self, theta):
+        """x -> f(x; theta) with theta validated and unflattened once.
+
+        For inner loops (one call per environment step) where x is known to be well formed:
+        skips the per-call checks of ``forward``.
+        """
+        layers = self.unflatten(theta)
+        last = len(layers) - 1
+
+        def f(x):
+            h = x
+            for l, (W, b) in enumerate(layers):
+                z = h @ W + b
+                h = z if l == last else np.tanh(z)
+            return h
+
+        return f
+
     def forward(self, theta, x):
         """y = f(x; theta).  x (N, in_dim) -> y (N, out_dim)."""
         return self._forward(theta, self._check_x(x))[0][-1]
 
-    def vjp(self, theta, x, u):
-        """Vector-Jacobian product summed over the batch: sum_i J_i^T u_i, shape (n_params,).
+    def linearize(self, theta, x):
+        """One forward pass, kept for any number of derivative products at the same (theta, x).
 
-        Backpropagation: delta_L = u; dW_l = h_{l-1}^T delta_l; db_l = sum delta_l;
-        delta_{l-1} = (delta_l W_l^T) * (1 - h_{l-1}^2).
+        Returns ``(y, jvp, vjp)``: y (N, out_dim); ``jvp(v) -> (N, out_dim)`` = J_i v;
+        ``vjp(u) -> (n_params,)`` = sum_i J_i^T u_i. Conjugate gradient calls both ~10 times
+        per TRPO update, so the activations are computed once (like ``jax.linearize``).
         """
-        x = self._check_x(x)
-        u = check_array(u, "u", shape=(x.shape[0], self.out_dim))
-        hs, layers = self._forward(theta, x)
-        grads = []
-        delta = u
-        for l in range(len(layers) - 1, -1, -1):
-            W, _ = layers[l]
-            h_in = hs[l]
-            grads.append((h_in.T @ delta, delta.sum(axis=0)))
-            if l > 0:
-                delta = (delta @ W.T) * (1.0 - h_in ** 2)
-        return np.concatenate([np.concatenate([gW.ravel(), gb]) for gW, gb in reversed(grads)])
+        hs, layers = self._forward(theta, self._check_x(x))
+        n = hs[0].shape[0]
+
+        def jvp(v):
+            """Forward mode: dz_l = dh_{l-1} W_l + h_{l-1} dW_l + db_l; dh_l = (1 - h_l^2) dz_l."""
+            v_layers = self.unflatten(check_array(v, "v", shape=(self.n_params,)))
+            dh = np.zeros_like(hs[0])
+            for l, ((W, _), (dW, db)) in enumerate(zip(layers, v_layers)):
+                dz = dh @ W + hs[l] @ dW + db
+                if l == len(layers) - 1:
+                    return dz
+                dh = (1.0 - hs[l + 1] ** 2) * dz
+
+        def vjp(u):
+            """Backpropagation: delta_L = u; dW_l = h_{l-1}^T delta_l; db_l = sum delta_l;
+            delta_{l-1} = (delta_l W_l^T) * (1 - h_{l-1}^2)."""
+            delta = check_array(u, "u", shape=(n, self.out_dim))
+            grads = []
+            for l in range(len(layers) - 1, -1, -1):
+                W, _ = layers[l]
+                h_in = hs[l]
+                grads.append((h_in.T @ delta, delta.sum(axis=0)))
+                if l > 0:
+                    delta = (delta @ W.T) * (1.0 - h_in ** 2)
+            return np.concatenate([np.concatenate([gW.ravel(), gb]) for gW, gb in reversed(grads)])
+
+        return hs[-1], jvp, vjp
+
+    def vjp(self, theta, x, u):
+        """Vector-Jacobian product summed over the batch: sum_i J_i^T u_i, shape (n_params,)."""
+        return self.linearize(theta, x)[2](u)
 
     def jvp(self, theta, x, v):
-        """Jacobian-vector product J_i v for every sample, shape (N, out_dim).
-
-        Forward mode: dz_l = dh_{l-1} W_l + h_{l-1} dW_l + db_l; dh_l = (1 - h_l^2) dz_l.
-        """
-        x = self._check_x(x)
-        v_layers = self.unflatten(check_array(v, "v", shape=(self.n_params,)))
-        layers = self.unflatten(theta)
-        h, dh = x, np.zeros_like(x)
-        for l, ((W, b), (dW, db)) in enumerate(zip(layers, v_layers)):
-            z = h @ W + b
-            dz = dh @ W + h @ dW + db
-            if l == len(layers) - 1:
-                return dz
-            h = np.tanh(z)
-            dh = (1.0 - h ** 2) * dz
+        """Jacobian-vector product J_i v for every sample, shape (N, out_dim)."""
+        return self.linearize(theta, x)[1](v)
 
     def jacobian(self, theta, x):
         """Per-sample Jacobian dy_i/dtheta, shape (N, out_dim, n_params).

@@ -127,15 +127,28 @@ class CategoricalPolicy(_Policy):
     def dist_jacobian(self, theta, obs):
         return self.net.jacobian(theta, obs)
 
+    def dist_linearize(self, theta, obs):
+        """(eta, jvp, vjp) at fixed (theta, obs), sharing one forward pass (see MLP.linearize)."""
+        return self.net.linearize(theta, obs)
+
     def probs(self, theta, obs):
         """pi(.|s_i) for every state, shape (N, A)."""
         return np.exp(log_softmax(self.dist_params(self._theta(theta), self._obs(obs))))
 
     def sample(self, theta, obs, rng: np.random.Generator):
         """a_i ~ pi(.|s_i) by inverting the cumulative distribution, shape (N,) int."""
-        p = self.probs(theta, obs)
-        u = rng.random((p.shape[0], 1))
-        return np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), self.n_actions - 1)
+        return self.make_sampler(theta)(self._obs(obs), rng)
+
+    def make_sampler(self, theta):
+        """``sample(obs, rng)`` at a fixed theta, validated once: the rollout's per-step call."""
+        logits_of = self.net.bind(self._theta(theta))
+
+        def sample(obs, rng):
+            p = np.exp(log_softmax(logits_of(obs)))
+            u = rng.random((p.shape[0], 1))
+            return np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), self.n_actions - 1)
+
+        return sample
 
     def entropy(self, theta, obs):
         logp = log_softmax(self.dist_params(self._theta(theta), self._obs(obs)))
@@ -203,6 +216,22 @@ class GaussianPolicy(_Policy):
         k = self.act_dim
         return np.concatenate([self.net.vjp(theta_net, obs, u[:, :k]), u[:, k:].sum(axis=0)])
 
+    def dist_linearize(self, theta, obs):
+        """(eta, jvp, vjp) at fixed (theta, obs), sharing one forward pass (see MLP.linearize)."""
+        theta_net, log_std = self._split(theta)
+        mu, jvp_mu, vjp_mu = self.net.linearize(theta_net, obs)
+        k = self.act_dim
+
+        def jvp(v):
+            v_net, v_std = self._split(v)
+            dmu = jvp_mu(v_net)
+            return np.concatenate([dmu, np.broadcast_to(v_std, dmu.shape)], axis=1)
+
+        def vjp(u):
+            return np.concatenate([vjp_mu(u[:, :k]), u[:, k:].sum(axis=0)])
+
+        return np.concatenate([mu, np.broadcast_to(log_std, mu.shape)], axis=1), jvp, vjp
+
     def dist_jacobian(self, theta, obs):
         theta_net, _ = self._split(theta)
         Jmu = self.net.jacobian(theta_net, obs)                       # (N, k, P)
@@ -219,8 +248,19 @@ class GaussianPolicy(_Policy):
 
     def sample(self, theta, obs, rng: np.random.Generator):
         """a = mu + sigma * z, z ~ N(0, I), shape (N, k)."""
-        mu, std = self.mean_std(theta, obs)
-        return mu + std * rng.standard_normal(mu.shape)
+        return self.make_sampler(theta)(self._obs(obs), rng)
+
+    def make_sampler(self, theta):
+        """``sample(obs, rng)`` at a fixed theta, validated once: the rollout's per-step call."""
+        theta_net, log_std = self._split(self._theta(theta))
+        mean_of = self.net.bind(theta_net)
+
+        def sample(obs, rng):
+            mu = mean_of(obs)
+            std = np.exp(np.broadcast_to(log_std, mu.shape))
+            return mu + std * rng.standard_normal(mu.shape)
+
+        return sample
 
     def entropy(self, theta, obs):
         _, log_std = self._split(self._theta(theta))

@@ -134,9 +134,10 @@ class Sampler:
         trunc = np.zeros((T, N), dtype=bool)
         act_buf = None
         ep_returns, ep_lengths, ep_ends = [], [], []
+        sample = policy.make_sampler(theta)                                 # theta checked once
         for t in range(T):
             obs_buf[t] = self.obs
-            actions = policy.sample(theta, self.obs, rng)                   # one batched call
+            actions = sample(self.obs, rng)                                 # one batched call
             if act_buf is None:
                 act_buf = np.empty((T, *actions.shape), dtype=actions.dtype)
             act_buf[t] = actions

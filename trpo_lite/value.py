@@ -50,10 +50,10 @@ class ValueFunction:
         n = len(obs)
 
         def loss_and_grad(phi):
-            pred = self.net.forward(phi, obs)[:, 0]
-            err = pred - y
+            pred, _, vjp = self.net.linearize(phi, obs)                    # one forward pass
+            err = pred[:, 0] - y
             loss = err @ err / n + l2 * phi @ phi
-            grad = self.net.vjp(phi, obs, (2.0 / n) * err[:, None]) + 2 * l2 * phi
+            grad = vjp((2.0 / n) * err[:, None]) + 2 * l2 * phi
             return loss, grad
 
         # warm start: the previous V expressed in the new standardised units

@@ -1,0 +1,344 @@
+"""Notebook 07 (beyond TRPO): PPO's exact clipped objective on the running example, the plot
+helpers, the self-checks of its exercises, and the stored notebook's shape.
+
+The library's PPO pieces themselves (clipped surrogate gradient vs finite differences, the
+updates) are tested in tests/test_algos_train.py.
+"""
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from trpo_lite import checks, plots  # noqa: E402
+from trpo_lite.tabular import running_example  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_beyond_trpo.ipynb"
+EXAMPLE = running_example()
+THETA_OLDS = [np.array([0.0, -1.0]), np.array([-4.0, -4.0]), np.array([1.5, 2.0]),
+              np.array([-1.0, 3.0])]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def fd_grad(f, x, eps=1e-6):
+    return np.array([(f(x + e) - f(x - e)) / (2 * eps) for e in np.eye(len(x)) * eps])
+
+
+# ------------------------------------------------- the exact PPO objective on the running example
+@pytest.mark.parametrize("theta_old", THETA_OLDS)
+def test_soft_advantages_average_to_zero_under_the_old_policy(theta_old):
+    A = plots.running_example_soft_advantages(EXAMPLE, theta_old)
+    assert np.allclose(np.sum(EXAMPLE.pi(theta_old) * A, axis=1), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("theta_old", THETA_OLDS)
+def test_ratio_objective_matches_J_in_value_and_gradient_at_theta_old(theta_old):
+    L_clip, L = plots.running_example_ppo_objectives(EXAMPLE, theta_old, theta_old)
+    assert float(L) == pytest.approx(EXAMPLE.J(theta_old), abs=1e-10)
+    assert float(L_clip) == pytest.approx(float(L), abs=1e-12)
+    g = fd_grad(lambda t: float(plots.running_example_ppo_objectives(EXAMPLE, theta_old, t)[1]), theta_old)
+    assert np.allclose(g, EXAMPLE.grad_J(theta_old), rtol=1e-6, atol=1e-8)
+    # and L_clip has the same gradient there: at r = 1 no sample is clipped
+    assert np.allclose(plots.running_example_clipped_gradient(EXAMPLE, theta_old, theta_old),
+                       EXAMPLE.grad_J(theta_old), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("theta_old", THETA_OLDS)
+def test_clipped_objective_is_pessimistic_and_equals_L_inside_the_clip_range(theta_old):
+    rng = np.random.default_rng(0)
+    theta = theta_old + rng.normal(size=(400, 2)) * np.repeat([0.1, 1.5], 200)[:, None]
+    L_clip, L = plots.running_example_ppo_objectives(EXAMPLE, theta_old, theta, clip=0.2)
+    assert np.all(L_clip <= L + 1e-12)
+    r, _ = plots.running_example_ratios(EXAMPLE, theta_old, theta)
+    inside = np.all((r >= 0.8) & (r <= 1.2), axis=(1, 2))
+    assert inside.any()
+    assert np.allclose(L_clip[inside], L[inside], atol=1e-12)
+
+
+@pytest.mark.parametrize("theta_old", THETA_OLDS)
+def test_exact_clipped_objective_is_the_rho_pi_old_average_of_the_library_per_sample_objective(theta_old):
+    theta = theta_old + np.array([0.7, -0.4])
+    r, weight = plots.running_example_ratios(EXAMPLE, theta_old, theta)
+    A = plots.running_example_soft_advantages(EXAMPLE, theta_old)
+    per_sample = checks.clipped_objective_per_sample_reference(r.ravel(), A.ravel(), 0.2)  # algos.clipped_surrogate
+    state_action_weights = (EXAMPLE.rho(theta_old)[:, None] * EXAMPLE.pi(theta_old)).ravel()
+    L_clip, _ = plots.running_example_ppo_objectives(EXAMPLE, theta_old, theta, 0.2)
+    assert float(L_clip) == pytest.approx(EXAMPLE.J(theta_old) + state_action_weights @ per_sample, abs=1e-10)
+
+
+@pytest.mark.parametrize("theta_old", THETA_OLDS)
+def test_clipped_gradient_matches_finite_differences_away_from_the_kinks(theta_old):
+    rng = np.random.default_rng(1)
+    checked = 0
+    for theta in theta_old + rng.normal(scale=1.0, size=(30, 2)):
+        r, _ = plots.running_example_ratios(EXAMPLE, theta_old, theta)
+        if np.min(np.abs(np.abs(r - 1) - 0.2)) < 1e-3:       # too close to a clip boundary
+            continue
+        g_fd = fd_grad(lambda t: float(plots.running_example_ppo_objectives(EXAMPLE, theta_old, t)[0]), theta)
+        assert np.allclose(plots.running_example_clipped_gradient(EXAMPLE, theta_old, theta), g_fd,
+                           rtol=1e-5, atol=1e-7)
+        checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("theta_old", THETA_OLDS)
+def test_clip_box_bounds_put_the_ratios_at_one_plus_minus_eps(theta_old):
+    box = plots.running_example_clip_box(EXAMPLE, theta_old, clip=0.2)
+    for (s, a), bounds in box.items():
+        for target, theta_s in zip((0.8, 1.2), bounds):
+            if np.isfinite(theta_s):
+                theta = np.array(theta_old, dtype=float)
+                theta[s] = theta_s
+                r, _ = plots.running_example_ratios(EXAMPLE, theta_old, theta)
+                assert r[s, a] == pytest.approx(target, rel=1e-10)
+            else:   # unreachable: the new probability would exceed 1
+                assert target * EXAMPLE.pi(theta_old)[s, a] >= 1
+
+
+@pytest.mark.parametrize("theta_old", THETA_OLDS)
+def test_clipped_objective_is_flat_beyond_the_corner(theta_old):
+    corner = plots.running_example_flat_corner(EXAMPLE, theta_old, clip=0.2)
+    if not np.all(np.isfinite(corner)):
+        # a ratio that cannot reach its bound: L_clip keeps a gradient however far theta goes
+        s = int(np.flatnonzero(~np.isfinite(corner))[0])
+        far = np.array(theta_old, dtype=float)
+        far[s] += np.sign(corner[s]) * 5.0
+        assert plots.running_example_clipped_gradient(EXAMPLE, theta_old, far)[s] != 0
+        return
+    outward = np.sign(corner - theta_old)
+    for extra in (1e-6, 0.3, 2.0):
+        theta = corner + extra * outward
+        assert np.allclose(plots.running_example_clipped_gradient(EXAMPLE, theta_old, theta), 0.0)
+    # just inside the corner some sample still pushes
+    assert np.any(plots.running_example_clipped_gradient(EXAMPLE, theta_old, corner - 1e-3 * outward) != 0)
+
+
+def test_gradient_ascent_on_L_clip_stops_near_the_corner_but_adam_and_large_steps_overshoot():
+    theta_old = np.array([0.0, -1.0])
+    corner = plots.running_example_flat_corner(EXAMPLE, theta_old)
+    sgd = plots.running_example_ppo_path(EXAMPLE, theta_old, lr=0.2, n_steps=40, optimizer="sgd")
+    adam = plots.running_example_ppo_path(EXAMPLE, theta_old, lr=0.05, n_steps=40, optimizer="adam")
+    big = plots.running_example_ppo_path(EXAMPLE, theta_old, lr=0.5, n_steps=40, optimizer="sgd")
+    assert sgd.shape == (41, 2) and np.array_equal(sgd[0], theta_old)
+    assert np.allclose(sgd[-1], sgd[-2])                         # stopped: zero gradient
+    assert np.linalg.norm(sgd[-1] - corner) < 0.1
+    kl = {name: EXAMPLE.kl(theta_old, path[-1]) for name, path in
+          (("sgd", sgd), ("adam", adam), ("big", big))}
+    corner_kl = EXAMPLE.kl(theta_old, corner)
+    assert kl["sgd"] < 1.5 * corner_kl < kl["adam"] and kl["sgd"] < kl["big"]
+    with pytest.raises(ValueError, match="optimizer"):
+        plots.running_example_ppo_path(EXAMPLE, theta_old, optimizer="rmsprop")
+
+
+# ------------------------------------------------------------------ data helpers and figures
+def synthetic_payload():
+    """Two algorithms x two seeds with hand-made logs (the data/ layout)."""
+    runs = []
+    for algo, speed in (("trpo", 1.0), ("ppo", 2.0)):
+        for seed in (0, 1):
+            steps = [1000 * (i + 1) for i in range(10)]
+            runs.append({"algo": algo, "seed": seed, "env_steps": steps,
+                         "mean_return": [None] + [10.0 * i + seed for i in range(1, 10)],
+                         "wall_seconds": [speed * 0.5 * (i + 1) + 0.1 * seed for i in range(10)],
+                         "measured_kl": [0.01] * 9 + [None], "accepted": [True] * 10,
+                         "line_search_attempts": [1] * 10,
+                         "solved_at_step": None, "solved_at_seconds": None})
+    return {"env_id": "CartPole-v1", "total_steps": 10_000, "algos": ["trpo", "ppo"],
+            "configs": {"trpo": {"delta": 0.02}, "ppo": {}}, "runs": runs}
+
+
+def test_curves_vs_wall_seconds_interpolates_inside_each_run_and_is_nan_outside():
+    payload = synthetic_payload()
+    grid = np.array([0.0, 1.5, 3.0, 5.0, 50.0])
+    values = plots.curves_vs_wall_seconds(payload, "trpo", grid)
+    assert values.shape == (2, 5)
+    assert np.isnan(values[:, 0]).all() and np.isnan(values[:, -1]).all()
+    # seed 0: wall 1.0 -> return 10, 1.5 -> 20, 3.0 -> 50, 5.0 -> 90
+    assert np.allclose(values[0, 1:4], [20.0, 50.0, 90.0])
+    with pytest.raises(ValueError, match="no runs"):
+        plots.curves_vs_wall_seconds(payload, "npg", grid)
+
+
+def test_draw_return_vs_steps_and_seconds_draws_a_median_per_algorithm_on_the_common_time_span():
+    payload = synthetic_payload()
+    fig, axes = plt.subplots(1, 2)
+    drawn = plots.draw_return_vs_steps_and_seconds(axes, payload, ("trpo", "ppo"), threshold=475)
+    assert set(drawn) == {"trpo", "ppo"}
+    sec_grid, med = drawn["trpo"]["seconds"]
+    assert sec_grid[-1] == pytest.approx(5.0)                    # the shortest run ended at 5 s
+    assert np.isfinite(med[sec_grid >= 1.1]).all()
+    assert len(axes[0].lines) == 3 and len(axes[1].lines) == 3  # two medians + the solve line
+
+
+def test_draw_pendulum_trpo_plots_every_seed_and_the_delta_line():
+    payload = synthetic_payload()
+    fig, axes = plt.subplots(1, 2)
+    out = plots.draw_pendulum_trpo(axes, payload, delta=0.02, threshold=-200)
+    assert out["kl"].shape == (2, 10) and np.isnan(out["kl"][:, -1]).all()
+    assert len(axes[1].lines) == 3                               # two seeds + delta
+    assert axes[1].lines[-1].get_ydata()[0] == pytest.approx(0.02)
+
+
+def test_draw_seconds_per_iteration_uses_the_differences_of_the_wall_clock():
+    fig, ax = plt.subplots()
+    per_algo = plots.draw_seconds_per_iteration(ax, synthetic_payload(), algos=("trpo", "ppo"))
+    assert np.allclose(per_algo["trpo"][1:10], 0.5) and np.allclose(per_algo["ppo"][1:10], 1.0)
+    assert len(per_algo["trpo"]) == 20
+
+
+def test_draw_clipped_objective_per_sample_is_flat_only_on_the_helpful_side():
+    fig, axes = plt.subplots(1, 2)
+    drawn = plots.draw_clipped_objective_per_sample(axes, clip=0.2)
+    r, obj = drawn[1.0]
+    assert np.allclose(obj[r > 1.2], 1.2) and np.allclose(obj[r < 1], r[r < 1])
+    r, obj = drawn[-1.0]
+    assert np.allclose(obj[r < 0.8], -0.8) and np.allclose(obj[r > 1], -r[r > 1])
+
+
+def test_draw_clip_map_and_objectives_along_line_draw_what_they_return():
+    theta_old = np.array([0.0, -1.0])
+    fig, ax = plt.subplots()
+    path = plots.running_example_ppo_path(EXAMPLE, theta_old, n_steps=5)
+    out = plots.draw_clip_map(ax, EXAMPLE, theta_old, 0.2, 0.02, box=((-1, 1.5), (-2, 0.5)),
+                              paths={"ppo": path}, corner=plots.running_example_flat_corner(EXAMPLE, theta_old),
+                              n_grid=41)
+    assert out["L_clip"].shape == (41, 41) and out["kl"].shape == (41, 41)
+    assert np.allclose(ax.lines[-1].get_xydata(), path)
+    fig, ax = plt.subplots()
+    t = np.linspace(-1, 2, 7)
+    lines = plots.draw_objectives_along_line(ax, t, {"a": t, "b": t ** 2}, t_kl=1.0, t_clip=1.5)
+    assert np.allclose(lines["b"].get_ydata(), t ** 2)
+
+
+# ------------------------------------------------------------------ self-checks
+def clipped_objective(r, A, eps):
+    return np.minimum(r * A, np.clip(r, 1 - eps, 1 + eps) * A)
+
+
+def clipped_gradient_weights(r, A, eps):
+    return r * A * np.where(A >= 0, r < 1 + eps, r > 1 - eps)
+
+
+def gaussian_kl(mo, lo, mn, ln):
+    return np.sum(ln - lo + (np.exp(2 * lo) + (mo - mn) ** 2) / (2 * np.exp(2 * ln)) - 0.5, axis=1)
+
+
+CHECKS = [(checks.check_clipped_objective, clipped_objective),
+          (checks.check_clipped_gradient_weights, clipped_gradient_weights),
+          (checks.check_gaussian_kl, gaussian_kl)]
+
+
+@pytest.mark.parametrize("check, solution", CHECKS)
+def test_self_check_accepts_a_correct_solution(check, solution, capsys):
+    check(solution)
+    assert "checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, _", CHECKS)
+def test_self_check_says_not_implemented_for_the_student_stub(check, _):
+    def stub(*args):
+        raise NotImplementedError("your code here")
+
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check(stub)
+
+
+def test_per_sample_reference_is_algos_clipped_surrogate_one_sample_at_a_time():
+    from trpo_lite import algos
+
+    ratio, adv = np.array([0.5, 0.9, 1.1, 1.6]), np.array([1.0, -2.0, 0.5, -1.0])
+    ref = checks.clipped_objective_per_sample_reference(ratio, adv, 0.2)
+    assert np.allclose(ref, clipped_objective(ratio, adv, 0.2))
+    policy, theta, batch = checks._ratio_batch(ratio, adv)
+    assert algos.clipped_surrogate(policy, theta, batch, adv, 0.2) == pytest.approx(ref.mean())
+
+
+def test_check_cases_cover_batch_size_one_and_both_signs_on_both_sides():
+    labels = [label for label, _ in checks._clip_ratio_cases()]
+    for needle in ("A > 0, r > 1 + eps", "A > 0, r < 1 - eps", "A < 0, r < 1 - eps", "A < 0, r > 1 + eps"):
+        assert any("batch size 1" in label and needle in label for label in labels), needle
+    grad_labels = [label for label, _ in checks._clip_gradient_cases()]
+    assert sum("batch size 1" in label for label in grad_labels) == 4
+    assert any("Gaussian" in label for label in grad_labels)
+    kl_cases = checks._gaussian_kl_cases()
+    assert any(args[0].shape[0] == 1 for _, args in kl_cases)
+
+
+@pytest.mark.parametrize("check, wrong, hint", [
+    (checks.check_clipped_objective, lambda r, A, e: np.clip(r, 1 - e, 1 + e) * A, "only the clipped term"),
+    (checks.check_clipped_objective, lambda r, A, e: np.maximum(r * A, np.clip(r, 1 - e, 1 + e) * A),
+     "max instead of min"),
+    (checks.check_clipped_objective, lambda r, A, e: np.minimum(r, np.clip(r, 1 - e, 1 + e)) * A,
+     "over the ratios"),
+    (checks.check_clipped_gradient_weights, lambda r, A, e: r * A, "no sample is ever switched off"),
+    (checks.check_clipped_gradient_weights, lambda r, A, e: r * A * (np.abs(r - 1) <= e),
+     "only the side that would help"),
+    (checks.check_clipped_gradient_weights, lambda r, A, e: A * np.where(A >= 0, r < 1 + e, r > 1 - e),
+     "the ratio is missing"),
+    (checks.check_gaussian_kl, lambda mo, lo, mn, ln: gaussian_kl(mn, ln, mo, lo), "direction is reversed"),
+    (checks.check_gaussian_kl, lambda mo, lo, mn, ln: np.sum(
+        ln - lo + (np.exp(lo) + (mo - mn) ** 2) / (2 * np.exp(ln)) - 0.5, axis=1), "sigma^2"),
+])
+def test_self_check_names_the_mistake(check, wrong, hint):
+    with pytest.raises(AssertionError, match="likely cause") as info:
+        check(wrong)
+    assert hint in str(info.value)
+
+
+def test_gaussian_kl_check_reports_a_missing_sum_over_action_dimensions():
+    with pytest.raises(AssertionError, match="wrong shape"):
+        checks.check_gaussian_kl(lambda mo, lo, mn, ln: ln - lo + (np.exp(2 * lo) + (mo - mn) ** 2)
+                                 / (2 * np.exp(2 * ln)) - 0.5)
+
+
+# ------------------------------------------------------------------ the stored notebook
+@pytest.fixture(scope="module")
+def notebook():
+    if not NOTEBOOK.exists():
+        pytest.skip("notebook 07 not written yet")
+    return json.loads(NOTEBOOK.read_text())
+
+
+def test_notebook_is_executed_in_order_without_errors_or_stderr(notebook):
+    code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code_cells] == list(range(1, len(code_cells) + 1))
+    for cell in code_cells:
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", "".join(cell["source"])[:80]
+            assert out.get("name") != "stderr", "".join(out.get("text", ""))[:200]
+
+
+def test_notebook_exercises_have_a_solution_then_a_self_check(notebook):
+    cells = notebook["cells"]
+    solutions = [i for i, c in enumerate(cells) if "solution" in c["metadata"].get("tags", [])]
+    assert 2 <= len(solutions) <= 4
+    for i in solutions:
+        source = "".join(cells[i]["source"])
+        assert source.startswith("def ") and '"""' in source.splitlines()[1]
+        checker = "".join(cells[i + 1]["source"])
+        assert cells[i + 1]["cell_type"] == "code" and "checks.check_" in checker
+        assert any("checks passed" in "".join(o.get("text", "")) for o in cells[i + 1]["outputs"])
+
+
+def test_notebook_plot_cells_end_with_plt_show(notebook):
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "plt.subplots" in source:
+            assert source.rstrip().endswith("plt.show()"), source[:80]
+
+
+def test_notebook_loads_precomputed_results_from_data_and_names_the_command(notebook):
+    code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    assert 'load_experiment("cartpole_curves")' in code and 'load_experiment("pendulum_trpo")' in code
+    assert "data_dir" not in code, "the notebook must read the committed data/, not a stand-in"
+    assert "python -m trpo_lite make-data" in text

@@ -27,13 +27,13 @@ class TrainConfig:
     """Hyperparameters of the training loop (defaults: TRPO on small classic-control tasks)."""
 
     hidden: tuple = (32, 32)          # policy network hidden sizes; () gives a linear policy
-    value_hidden: tuple = (64, 64)    # value network hidden sizes
+    value_hidden: tuple = (32, 32)    # value network hidden sizes
     n_envs: int = 4                   # environments stepped in lockstep
     steps_per_env: int = 250          # steps per environment per iteration (batch = n_envs * this)
     gamma: float = 0.99               # discount
     lam: float = 0.97                 # GAE lambda: 0.9-0.99 trades bias for variance
     normalize_advantages: bool = True
-    value_iters: int = 25             # L-BFGS iterations of the value fit per iteration
+    value_iters: int = 10             # L-BFGS iterations of the value fit per iteration (warm-started)
     delta: float = 0.02               # NPG/TRPO trust-region radius (mean KL)
     damping: float = 0.1              # F + damping I in CG / the direct solve
     cg_iters: int = 10                # conjugate-gradient iterations

@@ -4,8 +4,6 @@ beyond tabular.py's own tests, and the stored notebook's shape.
 The theorems themselves (performance-difference identity, the bound, MM monotonicity) are
 tested in tests/test_tabular.py.
 """
-import json
-from pathlib import Path
 
 import matplotlib
 
@@ -18,7 +16,6 @@ from trpo_lite import checks, plots  # noqa: E402
 from trpo_lite import tabular as tab  # noqa: E402
 from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_monotonic_improvement.ipynb"
 
 CHECKS = [checks.check_tabular_policy_evaluation, checks.check_tabular_advantages,
           checks.check_tabular_surrogate, checks.check_penalty_coefficient]
@@ -273,39 +270,3 @@ def test_mm_with_the_theorem_C_is_much_slower_than_a_kl_constrained_step():
             kl=lambda th: tab.mean_kl(pi, tab.softmax_policy(th.reshape(S, A)), rho),
             max_kl=0.01).theta.reshape(S, A)
     assert tab.eta(mdp, tab.softmax_policy(z)) - eta0 > 3 * (mm.etas[-1] - eta0)
-
-
-# ------------------------------------------------------------------ the stored notebook
-@pytest.fixture(scope="module")
-def notebook():
-    if not NOTEBOOK.exists():
-        pytest.skip("notebook 05 not written yet")
-    return json.loads(NOTEBOOK.read_text())
-
-
-def test_notebook_is_executed_in_order_without_errors_or_stderr(notebook):
-    code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
-    assert [c["execution_count"] for c in code_cells] == list(range(1, len(code_cells) + 1))
-    for cell in code_cells:
-        for out in cell["outputs"]:
-            assert out["output_type"] != "error", "".join(cell["source"])[:80]
-            assert out.get("name") != "stderr", "".join(out.get("text", ""))[:200]
-
-
-def test_notebook_exercises_have_a_solution_then_a_self_check(notebook):
-    cells = notebook["cells"]
-    solutions = [i for i, c in enumerate(cells) if "solution" in c["metadata"].get("tags", [])]
-    assert 2 <= len(solutions) <= 4
-    for i in solutions:
-        source = "".join(cells[i]["source"])
-        assert source.startswith("def ") and '"""' in source.splitlines()[1]
-        checker = "".join(cells[i + 1]["source"])
-        assert cells[i + 1]["cell_type"] == "code" and "checks.check_" in checker
-        assert any("checks passed" in "".join(o.get("text", "")) for o in cells[i + 1]["outputs"])
-
-
-def test_notebook_plot_cells_end_with_plt_show(notebook):
-    for cell in notebook["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and "plt.subplots" in source:
-            assert source.rstrip().endswith("plt.show()"), source[:80]

@@ -1,0 +1,94 @@
+"""Shared helpers for the benchmark scripts (not part of the library, not run in CI)."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# One BLAS/OpenMP thread everywhere, as in the recorded notebooks. Import this module (or set
+# these yourself) *before* numpy/torch are imported.
+SINGLE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                     "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+
+
+def single_thread():
+    for k, v in SINGLE_THREAD_ENV.items():
+        os.environ[k] = v
+
+
+def machine_info():
+    """Where and when the numbers were taken (load average: was the machine quiet?)."""
+    info = {"date": _dt.datetime.now().isoformat(timespec="seconds"),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "cpu_count": os.cpu_count(), "argv": sys.argv}
+    try:
+        info["loadavg"] = list(os.getloadavg())
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    for name in ("numpy", "scipy", "gymnasium", "torch", "stable_baselines3", "sb3_contrib",
+                 "trpo_lite", "nbclient", "nbval"):
+        mod = sys.modules.get(name)
+        if mod is not None:
+            info.setdefault("versions", {})[name] = getattr(mod, "__version__", "?")
+    return info
+
+
+def _clean(x):
+    """JSON without NaN/inf: non-finite floats become null (documented in the README)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item"):                         # numpy scalars
+        return _clean(x.item())
+    return x
+
+
+def write_json_atomic(path, doc):
+    """Write ``doc`` to ``path`` via a temporary file in the same folder + rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "w") as f:
+            json.dump(_clean(doc), f, indent=1, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def parse_seeds(text):
+    """'0-9' -> [0..9]; '0,3,5' -> [0, 3, 5]; '0-2,7' -> [0, 1, 2, 7]."""
+    seeds = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = part.split("-", 1)
+            seeds.extend(range(int(a), int(b) + 1))
+        elif part:
+            seeds.append(int(part))
+    if not seeds:
+        raise ValueError(f"--seeds gave no seeds: {text!r}")
+    return seeds

@@ -42,7 +42,9 @@ class Experiment:
 
 
 SMALL_POLICY = {"hidden": [16]}          # small enough for NPG's explicit Fisher matrix
-VPG_CONFIG = {"hidden": [16], "lr": 3.0}  # the best of lr in {0.05, 0.2, 1, 3, 10} on seeds 0-1
+# VPG learning rate picked from {0.05, 0.2, 1, 3, 10} on seeds 0-1 (with the earlier, larger value
+# baseline); with the current defaults lr = 10 solves more seeds but ends low on two (notebook 06)
+VPG_CONFIG = {"hidden": [16], "lr": 3.0}
 
 EXPERIMENTS = {
     "cartpole_curves": Experiment(

@@ -59,10 +59,12 @@ def compare(name, student_fn, reference_fn, cases, rtol=1e-6, atol=1e-8):
     print(f"{name}: all {len(cases)} checks passed")
 
 
-# ---- 01 policy gradient ------------------------------------------------------------
-def _hinted(name, student_fn, reference_fn, cases, mistakes, rtol=1e-6, atol=1e-8):
-    """``compare``; on failure, name each known mistake ``(why, wrong_fn)`` that reproduces the
-    student's output on every case."""
+def compare_with_hints(name, student_fn, reference_fn, cases, mistakes, rtol=1e-6, atol=1e-8):
+    """``compare``; on failure, also name every known mistake that reproduces the student's output.
+
+    ``mistakes`` is a list of ``(explanation, wrong_fn)``; a mistake is reported when
+    ``wrong_fn(*args)`` agrees with ``student_fn(*args)`` on every case.
+    """
     try:
         compare(name, student_fn, reference_fn, cases, rtol, atol)
     except AssertionError as exc:
@@ -72,13 +74,14 @@ def _hinted(name, student_fn, reference_fn, cases, mistakes, rtol=1e-6, atol=1e-
                 if all(diagnose(student_fn(*args), wrong_fn(*args), rtol, atol) is None
                        for _, args in cases):
                     hints.append(why)
-            except Exception:  # noqa: BLE001  (the student's error was already reported)
+            except Exception:  # the student's function or the mistake raises: no match
                 continue
         if hints:
             raise AssertionError(f"{exc}\n  likely cause: " + "; ".join(hints)) from None
         raise
 
 
+# ---- 01 policy gradient ------------------------------------------------------------
 def check_linear_softmax_score(linear_softmax_score):
     """Exercise 01.1: ``linear_softmax_score(theta, obs, actions) -> (N, n_params)``.
 
@@ -124,7 +127,7 @@ def check_linear_softmax_score(linear_softmax_score):
         obs = rng.standard_normal((n, obs_dim))
         actions = rng.integers(0, A, size=n)
         cases.append((label, (theta, obs, actions)))
-    _hinted("linear_softmax_score", linear_softmax_score, reference, cases,
+    compare_with_hints("linear_softmax_score", linear_softmax_score, reference, cases,
             [("the score of a softmax is onehot(a) - pi(.|s), not onehot(a) alone", one_hot_only),
              ("theta is [W.ravel(), b]: the weights come first, the biases last", bias_first),
              ("W has shape (obs_dim, A); flatten the outer product s (onehot(a) - p)^T of that "
@@ -145,7 +148,7 @@ def check_returns_to_go(returns_to_go):
              ("CartPole-like: 200 rewards of 1, gamma = 0.99", (np.ones(200), 0.99)),
              ("sparse reward at the end, gamma = 0.5", (np.array([0.0, 0.0, 0.0, 1.0]), 0.5)),
              ("negative rewards, gamma = 0.97", (-rng.random(12), 0.97))]
-    _hinted("returns_to_go", returns_to_go, discounted_returns, cases,
+    compare_with_hints("returns_to_go", returns_to_go, discounted_returns, cases,
             [("the discount is missing (gamma^k)",
               lambda r, g: np.cumsum(r[::-1])[::-1]),
              ("you summed from the start of the episode: G_t looks at rewards *after* t",
@@ -371,28 +374,6 @@ def _uses_matrix_inverse(fn):
     return False
 
 
-def _run_checks_with_hints(name, student_fn, reference_fn, cases, mistakes, rtol=1e-6, atol=1e-8):
-    """``compare``; on failure, add every known mistake that reproduces the student's output.
-
-    ``mistakes``: list of ``(explanation, wrong_fn)``, matched when ``wrong_fn(*args)`` equals
-    ``student_fn(*args)`` on every case.
-    """
-    try:
-        compare(name, student_fn, reference_fn, cases, rtol, atol)
-    except AssertionError as exc:
-        hints = []
-        for why, wrong_fn in mistakes:
-            try:
-                if all(diagnose(student_fn(*args), wrong_fn(*args), rtol, atol) is None
-                       for _, args in cases):
-                    hints.append(why)
-            except Exception:  # the student's function or the mistake raises: no match
-                continue
-        if hints:
-            raise AssertionError(f"{exc}\n  likely cause: " + "; ".join(hints)) from None
-        raise
-
-
 def natural_step_cases(seed=2001):
     """(label, (g, F, delta)) cases: 1-D, well and ill conditioned F, the running example."""
     from .tabular import running_example
@@ -455,7 +436,7 @@ def check_natural_step(student_fn):
     ]
     problems = []
     try:
-        _run_checks_with_hints("natural step s", student_fn, natural_step_reference, cases, mistakes)
+        compare_with_hints("natural step s", student_fn, natural_step_reference, cases, mistakes)
     except AssertionError as exc:
         problems.append(str(exc))
 
@@ -519,7 +500,7 @@ def check_natural_gradient_step_toy(student_fn):
                 ("F^-1 g is not rescaled to the KL budget delta", unscaled),
                 ("the step is subtracted: we maximise J, so theta_new = theta + s", descent),
                 ("you returned the step s; return theta + s", step_only)]
-    _run_checks_with_hints("natural gradient step on the running example", student_fn,
+    compare_with_hints("natural gradient step on the running example", student_fn,
                            natural_gradient_step_toy_reference, natural_gradient_step_toy_cases(),
                            mistakes)
 
@@ -574,7 +555,7 @@ def check_predicted_and_measured_kl(student_fn):
                 ("the measured KL is in the wrong direction: use KL(pi_old || pi_new) = "
                  "policy.kl(theta, theta + step, obs)", reversed_kl),
                 ("the two numbers are swapped: return [predicted, measured]", swapped)]
-    _run_checks_with_hints("predicted vs measured KL", student_fn,
+    compare_with_hints("predicted vs measured KL", student_fn,
                            predicted_and_measured_kl_reference, predicted_and_measured_kl_cases(),
                            mistakes, rtol=1e-6, atol=1e-10)
 # ---- end 03 ----
@@ -711,28 +692,6 @@ def _tabular_cases(n_policies, seed=2002):
     return cases
 
 
-def _compare_with_hints(name, student_fn, reference_fn, cases, mistakes, rtol=1e-6, atol=1e-8):
-    """``compare``, and if it fails, name any known mistake that reproduces the student's output.
-
-    ``mistakes`` is a list of ``(explanation, wrong_fn)``; a mistake is reported when
-    ``wrong_fn(*args)`` equals ``student_fn(*args)`` on every case.
-    """
-    try:
-        compare(name, student_fn, reference_fn, cases, rtol, atol)
-    except AssertionError as exc:
-        hints = []
-        for why, wrong_fn in mistakes:
-            try:
-                if all(diagnose(student_fn(*args), wrong_fn(*args), rtol, atol) is None
-                       for _, args in cases):
-                    hints.append(why)
-            except Exception:  # the student's function or the mistake raises: no match
-                continue
-        if hints:
-            raise AssertionError(f"{exc}\n  likely cause: " + "; ".join(hints)) from None
-        raise
-
-
 def _P_pi(mdp, pi):
     return np.einsum("sa,sat->st", pi, mdp.P)
 
@@ -757,7 +716,7 @@ def check_tabular_policy_evaluation(student_fn):
          lambda mdp, pi: np.linalg.solve(np.eye(mdp.n_states) - mdp.gamma * _P_pi(mdp, pi),
                                          mdp.R.sum(axis=1))),
     ]
-    _compare_with_hints("policy evaluation (I - gamma P_pi) V = r_pi", student_fn,
+    compare_with_hints("policy evaluation (I - gamma P_pi) V = r_pi", student_fn,
                         policy_evaluation, _tabular_cases(1), mistakes)
 
 
@@ -771,7 +730,7 @@ def check_tabular_advantages(student_fn):
          lambda mdp, pi: mdp.R + mdp.P @ policy_evaluation(mdp, pi)
          - policy_evaluation(mdp, pi)[:, None]),
     ]
-    _compare_with_hints("advantages A = Q - V", student_fn, advantages, _tabular_cases(1),
+    compare_with_hints("advantages A = Q - V", student_fn, advantages, _tabular_cases(1),
                         mistakes)
 
 
@@ -802,7 +761,7 @@ def check_tabular_surrogate(student_fn):
         ("weighted the advantages by pi_old instead of pi_new: sum_a pi_old A_old = 0, so this is "
          "always eta(old)", lambda m, po, pn: eta(m, po)),
     ]
-    _compare_with_hints("surrogate L_old(new)", student_fn, surrogate, cases, mistakes)
+    compare_with_hints("surrogate L_old(new)", student_fn, surrogate, cases, mistakes)
 
 
 def check_penalty_coefficient(student_fn):
@@ -821,7 +780,7 @@ def check_penalty_coefficient(student_fn):
         ("used the mean |A| for eps: the theorem needs the worst case max_{s,a} |A(s,a)|",
          with_eps(lambda A: np.mean(np.abs(A)))),
     ]
-    _compare_with_hints("penalty coefficient C", student_fn, penalty_coefficient,
+    compare_with_hints("penalty coefficient C", student_fn, penalty_coefficient,
                         _tabular_cases(1), mistakes)
 # ---- end 05 ----
 
@@ -1008,7 +967,7 @@ def check_full_step(student_fn):
         ("the expected improvement is g^T x; it is g^T full_step (the step actually proposed)",
          lambda x, fvp, g, d: np.append(full_step_reference(x, fvp, g, d)[:-1], g @ x)),
     ]
-    _compare_with_hints("full step from CG", as_array, full_step_reference, full_step_cases(),
+    compare_with_hints("full step from CG", as_array, full_step_reference, full_step_cases(),
                         mistakes)
 
 
@@ -1151,7 +1110,7 @@ def check_clipped_objective(student_fn):
          "flips the choice when A < 0", min_of_ratios),
         ("returned the batch mean in every entry: return one value per sample", mean_only),
     ]
-    _compare_with_hints("clipped objective per sample", student_fn,
+    compare_with_hints("clipped objective per sample", student_fn,
                         clipped_objective_per_sample_reference, _clip_ratio_cases(), mistakes)
 
 
@@ -1210,7 +1169,7 @@ def check_clipped_gradient_weights(student_fn):
          "(A > 0 and r < 1 - eps still gets its gradient, and so does A < 0 and r > 1 + eps)",
          as_gradient(lambda r, A, eps: r * A * (np.abs(r - 1) <= eps))),
     ]
-    _compare_with_hints("clipped-surrogate gradient weights", as_gradient(student_fn),
+    compare_with_hints("clipped-surrogate gradient weights", as_gradient(student_fn),
                         clipped_surrogate_gradient, _clip_gradient_cases(), mistakes,
                         rtol=1e-6, atol=1e-10)
 
@@ -1271,6 +1230,6 @@ def check_gaussian_kl(student_fn):
         ("the variance term is (sigma_old^2 + (mu_old - mu_new)^2) / (2 sigma_new^2): the 2 is missing",
          no_half),
     ]
-    _compare_with_hints("diagonal-Gaussian KL", student_fn, gaussian_kl_reference,
+    compare_with_hints("diagonal-Gaussian KL", student_fn, gaussian_kl_reference,
                         _gaussian_kl_cases(), mistakes)
 # ---- end 07 ----

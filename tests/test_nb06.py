@@ -26,7 +26,7 @@ def example():
 # ------------------------------------------------------------ the TRPO step on the running example
 def test_two_state_trpo_full_step_is_the_natural_gradient_step(example):
     for theta, delta in (((-4.0, -4.0), 0.01), ((0.5, 3.5), 0.3), ((2.0, -1.0), 0.05)):
-        full_step, _ = checks.trpo_step_two_state(example, theta, delta)
+        full_step, _ = tabular.trpo_step(example, theta, delta)
         natural = tabular.natural_gradient_path(example, theta, delta, 1)[1] - np.array(theta)
         np.testing.assert_allclose(full_step, natural, rtol=1e-8)
         F = example.fisher(np.array(theta))
@@ -36,7 +36,7 @@ def test_two_state_trpo_full_step_is_the_natural_gradient_step(example):
 def test_accepted_step_is_inside_the_trust_region_and_improves_the_surrogate(example):
     for start in ((-4.0, -4.0), (0.0, 0.0), (0.5, 3.5), (3.0, -3.0), (-5.0, 5.0)):
         for delta in (0.01, 0.1, 0.5):
-            _, result = checks.trpo_step_two_state(example, start, delta)
+            _, result = tabular.trpo_step(example, start, delta)
             if result.accepted:
                 assert example.kl(start, result.theta) <= delta
                 assert example.surrogate(start, result.theta) > example.surrogate(start, start)
@@ -47,22 +47,22 @@ def test_accepted_step_is_inside_the_trust_region_and_improves_the_surrogate(exa
 
 def test_notebook_cases_show_every_outcome(example):
     """The three traces of section 2: KL violations, no improvement, failure."""
-    _, kl_case = checks.trpo_step_two_state(example, (-4.0, -4.0), 0.5)
+    _, kl_case = tabular.trpo_step(example, (-4.0, -4.0), 0.5)
     assert [a.reason for a in kl_case.attempts] == ["kl_violation"] * 4 + ["accepted"]
-    _, near = checks.trpo_step_two_state(example, (0.5, 3.5), 0.3)
+    _, near = tabular.trpo_step(example, (0.5, 3.5), 0.3)
     assert [a.reason for a in near.attempts] == ["no_improvement"] * 3 + ["accepted"]
-    _, fail = checks.trpo_step_two_state(example, (1.0, 4.0), 0.3)
+    _, fail = tabular.trpo_step(example, (1.0, 4.0), 0.3)
     assert not fail.accepted and len(fail.attempts) == 11
     assert fail.message.startswith("line search failed: kept theta_old")
 
 
 def test_ratio_rule_accepts_steps_outside_the_trust_region(example):
-    _, ratio = checks.trpo_step_two_state(example, (-4.0, -4.0), 0.5, rule="improvement_ratio")
+    _, ratio = tabular.trpo_step(example, (-4.0, -4.0), 0.5, rule="improvement_ratio")
     assert ratio.accepted and ratio.coef == 1.0 and ratio.attempts[0].kl > 0.5
 
 
 def test_line_search_table_lists_every_attempt(example):
-    _, result = checks.trpo_step_two_state(example, (1.0, 4.0), 0.3)
+    _, result = tabular.trpo_step(example, (1.0, 4.0), 0.3)
     table = plots.line_search_table(result, 0.3).splitlines()
     assert len(table) == len(result.attempts) + 2
     assert "rejected: KL > delta and no improvement" in table[1]

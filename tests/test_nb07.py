@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from trpo_lite import checks, plots  # noqa: E402
+from trpo_lite import checks, plots, tabular  # noqa: E402
 from trpo_lite.tabular import running_example  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_beyond_trpo.ipynb"
@@ -36,19 +36,19 @@ def fd_grad(f, x, eps=1e-6):
 # ------------------------------------------------- the exact PPO objective on the running example
 @pytest.mark.parametrize("theta_old", THETA_OLDS)
 def test_soft_advantages_average_to_zero_under_the_old_policy(theta_old):
-    A = plots.running_example_soft_advantages(EXAMPLE, theta_old)
+    A = tabular.soft_advantages(EXAMPLE, theta_old)
     assert np.allclose(np.sum(EXAMPLE.pi(theta_old) * A, axis=1), 0.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("theta_old", THETA_OLDS)
 def test_ratio_objective_matches_J_in_value_and_gradient_at_theta_old(theta_old):
-    L_clip, L = plots.running_example_ppo_objectives(EXAMPLE, theta_old, theta_old)
+    L_clip, L = tabular.ppo_objectives(EXAMPLE, theta_old, theta_old)
     assert float(L) == pytest.approx(EXAMPLE.J(theta_old), abs=1e-10)
     assert float(L_clip) == pytest.approx(float(L), abs=1e-12)
-    g = fd_grad(lambda t: float(plots.running_example_ppo_objectives(EXAMPLE, theta_old, t)[1]), theta_old)
+    g = fd_grad(lambda t: float(tabular.ppo_objectives(EXAMPLE, theta_old, t)[1]), theta_old)
     assert np.allclose(g, EXAMPLE.grad_J(theta_old), rtol=1e-6, atol=1e-8)
     # and L_clip has the same gradient there: at r = 1 no sample is clipped
-    assert np.allclose(plots.running_example_clipped_gradient(EXAMPLE, theta_old, theta_old),
+    assert np.allclose(tabular.clipped_objective_gradient(EXAMPLE, theta_old, theta_old),
                        EXAMPLE.grad_J(theta_old), rtol=1e-10, atol=1e-12)
 
 
@@ -56,9 +56,9 @@ def test_ratio_objective_matches_J_in_value_and_gradient_at_theta_old(theta_old)
 def test_clipped_objective_is_pessimistic_and_equals_L_inside_the_clip_range(theta_old):
     rng = np.random.default_rng(0)
     theta = theta_old + rng.normal(size=(400, 2)) * np.repeat([0.1, 1.5], 200)[:, None]
-    L_clip, L = plots.running_example_ppo_objectives(EXAMPLE, theta_old, theta, clip=0.2)
+    L_clip, L = tabular.ppo_objectives(EXAMPLE, theta_old, theta, clip=0.2)
     assert np.all(L_clip <= L + 1e-12)
-    r, _ = plots.running_example_ratios(EXAMPLE, theta_old, theta)
+    r, _ = tabular.ppo_ratios(EXAMPLE, theta_old, theta)
     inside = np.all((r >= 0.8) & (r <= 1.2), axis=(1, 2))
     assert inside.any()
     assert np.allclose(L_clip[inside], L[inside], atol=1e-12)
@@ -67,11 +67,11 @@ def test_clipped_objective_is_pessimistic_and_equals_L_inside_the_clip_range(the
 @pytest.mark.parametrize("theta_old", THETA_OLDS)
 def test_exact_clipped_objective_is_the_rho_pi_old_average_of_the_library_per_sample_objective(theta_old):
     theta = theta_old + np.array([0.7, -0.4])
-    r, weight = plots.running_example_ratios(EXAMPLE, theta_old, theta)
-    A = plots.running_example_soft_advantages(EXAMPLE, theta_old)
+    r, weight = tabular.ppo_ratios(EXAMPLE, theta_old, theta)
+    A = tabular.soft_advantages(EXAMPLE, theta_old)
     per_sample = checks.clipped_objective_per_sample_reference(r.ravel(), A.ravel(), 0.2)  # algos.clipped_surrogate
     state_action_weights = (EXAMPLE.rho(theta_old)[:, None] * EXAMPLE.pi(theta_old)).ravel()
-    L_clip, _ = plots.running_example_ppo_objectives(EXAMPLE, theta_old, theta, 0.2)
+    L_clip, _ = tabular.ppo_objectives(EXAMPLE, theta_old, theta, 0.2)
     assert float(L_clip) == pytest.approx(EXAMPLE.J(theta_old) + state_action_weights @ per_sample, abs=1e-10)
 
 
@@ -80,11 +80,11 @@ def test_clipped_gradient_matches_finite_differences_away_from_the_kinks(theta_o
     rng = np.random.default_rng(1)
     checked = 0
     for theta in theta_old + rng.normal(scale=1.0, size=(30, 2)):
-        r, _ = plots.running_example_ratios(EXAMPLE, theta_old, theta)
+        r, _ = tabular.ppo_ratios(EXAMPLE, theta_old, theta)
         if np.min(np.abs(np.abs(r - 1) - 0.2)) < 1e-3:       # too close to a clip boundary
             continue
-        g_fd = fd_grad(lambda t: float(plots.running_example_ppo_objectives(EXAMPLE, theta_old, t)[0]), theta)
-        assert np.allclose(plots.running_example_clipped_gradient(EXAMPLE, theta_old, theta), g_fd,
+        g_fd = fd_grad(lambda t: float(tabular.ppo_objectives(EXAMPLE, theta_old, t)[0]), theta)
+        assert np.allclose(tabular.clipped_objective_gradient(EXAMPLE, theta_old, theta), g_fd,
                            rtol=1e-5, atol=1e-7)
         checked += 1
     assert checked >= 20
@@ -92,13 +92,13 @@ def test_clipped_gradient_matches_finite_differences_away_from_the_kinks(theta_o
 
 @pytest.mark.parametrize("theta_old", THETA_OLDS)
 def test_clip_box_bounds_put_the_ratios_at_one_plus_minus_eps(theta_old):
-    box = plots.running_example_clip_box(EXAMPLE, theta_old, clip=0.2)
+    box = tabular.clip_box(EXAMPLE, theta_old, clip=0.2)
     for (s, a), bounds in box.items():
         for target, theta_s in zip((0.8, 1.2), bounds):
             if np.isfinite(theta_s):
                 theta = np.array(theta_old, dtype=float)
                 theta[s] = theta_s
-                r, _ = plots.running_example_ratios(EXAMPLE, theta_old, theta)
+                r, _ = tabular.ppo_ratios(EXAMPLE, theta_old, theta)
                 assert r[s, a] == pytest.approx(target, rel=1e-10)
             else:   # unreachable: the new probability would exceed 1
                 assert target * EXAMPLE.pi(theta_old)[s, a] >= 1
@@ -106,28 +106,28 @@ def test_clip_box_bounds_put_the_ratios_at_one_plus_minus_eps(theta_old):
 
 @pytest.mark.parametrize("theta_old", THETA_OLDS)
 def test_clipped_objective_is_flat_beyond_the_corner(theta_old):
-    corner = plots.running_example_flat_corner(EXAMPLE, theta_old, clip=0.2)
+    corner = tabular.flat_corner(EXAMPLE, theta_old, clip=0.2)
     if not np.all(np.isfinite(corner)):
         # a ratio that cannot reach its bound: L_clip keeps a gradient however far theta goes
         s = int(np.flatnonzero(~np.isfinite(corner))[0])
         far = np.array(theta_old, dtype=float)
         far[s] += np.sign(corner[s]) * 5.0
-        assert plots.running_example_clipped_gradient(EXAMPLE, theta_old, far)[s] != 0
+        assert tabular.clipped_objective_gradient(EXAMPLE, theta_old, far)[s] != 0
         return
     outward = np.sign(corner - theta_old)
     for extra in (1e-6, 0.3, 2.0):
         theta = corner + extra * outward
-        assert np.allclose(plots.running_example_clipped_gradient(EXAMPLE, theta_old, theta), 0.0)
+        assert np.allclose(tabular.clipped_objective_gradient(EXAMPLE, theta_old, theta), 0.0)
     # just inside the corner some sample still pushes
-    assert np.any(plots.running_example_clipped_gradient(EXAMPLE, theta_old, corner - 1e-3 * outward) != 0)
+    assert np.any(tabular.clipped_objective_gradient(EXAMPLE, theta_old, corner - 1e-3 * outward) != 0)
 
 
 def test_gradient_ascent_on_L_clip_stops_near_the_corner_but_adam_and_large_steps_overshoot():
     theta_old = np.array([0.0, -1.0])
-    corner = plots.running_example_flat_corner(EXAMPLE, theta_old)
-    sgd = plots.running_example_ppo_path(EXAMPLE, theta_old, lr=0.2, n_steps=40, optimizer="sgd")
-    adam = plots.running_example_ppo_path(EXAMPLE, theta_old, lr=0.05, n_steps=40, optimizer="adam")
-    big = plots.running_example_ppo_path(EXAMPLE, theta_old, lr=0.5, n_steps=40, optimizer="sgd")
+    corner = tabular.flat_corner(EXAMPLE, theta_old)
+    sgd = tabular.ppo_path(EXAMPLE, theta_old, lr=0.2, n_steps=40, optimizer="sgd")
+    adam = tabular.ppo_path(EXAMPLE, theta_old, lr=0.05, n_steps=40, optimizer="adam")
+    big = tabular.ppo_path(EXAMPLE, theta_old, lr=0.5, n_steps=40, optimizer="sgd")
     assert sgd.shape == (41, 2) and np.array_equal(sgd[0], theta_old)
     assert np.allclose(sgd[-1], sgd[-2])                         # stopped: zero gradient
     assert np.linalg.norm(sgd[-1] - corner) < 0.1
@@ -136,7 +136,7 @@ def test_gradient_ascent_on_L_clip_stops_near_the_corner_but_adam_and_large_step
     corner_kl = EXAMPLE.kl(theta_old, corner)
     assert kl["sgd"] < 1.5 * corner_kl < kl["adam"] and kl["sgd"] < kl["big"]
     with pytest.raises(ValueError, match="optimizer"):
-        plots.running_example_ppo_path(EXAMPLE, theta_old, optimizer="rmsprop")
+        tabular.ppo_path(EXAMPLE, theta_old, optimizer="rmsprop")
 
 
 # ------------------------------------------------------------------ data helpers and figures
@@ -207,9 +207,9 @@ def test_draw_clipped_objective_per_sample_is_flat_only_on_the_helpful_side():
 def test_draw_clip_map_and_objectives_along_line_draw_what_they_return():
     theta_old = np.array([0.0, -1.0])
     fig, ax = plt.subplots()
-    path = plots.running_example_ppo_path(EXAMPLE, theta_old, n_steps=5)
+    path = tabular.ppo_path(EXAMPLE, theta_old, n_steps=5)
     out = plots.draw_clip_map(ax, EXAMPLE, theta_old, 0.2, 0.02, box=((-1, 1.5), (-2, 0.5)),
-                              paths={"ppo": path}, corner=plots.running_example_flat_corner(EXAMPLE, theta_old),
+                              paths={"ppo": path}, corner=tabular.flat_corner(EXAMPLE, theta_old),
                               n_grid=41)
     assert out["L_clip"].shape == (41, 41) and out["kl"].shape == (41, 41)
     assert np.allclose(ax.lines[-1].get_xydata(), path)

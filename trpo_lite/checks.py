@@ -785,35 +785,10 @@ def check_penalty_coefficient(student_fn):
 # ---- end 05 ----
 
 # ---- 06 TRPO -----------------------------------------------------------------------
+from .tabular import trpo_step  # noqa: E402
+
 LINE_SEARCH_OUTCOMES = ("accepted", "kl_violation", "no_improvement",
                         "kl_violation_and_no_improvement", "non_finite")
-
-
-def trpo_step_two_state(example, theta_old, delta, backtrack_coef=0.8, max_backtracks=10,
-                        rule="kl_and_improvement"):
-    """One TRPO step on a two-state example (notebook 06), every quantity exact.
-
-    g = grad J(theta_old); x = F^-1 g by conjugate gradient (2 iterations are exact for a
-    2 x 2 F); full_step = sqrt(2 delta / x^T F x) x; then ``backtracking_line_search`` on the
-    example's surrogate L_old(theta) and mean KL(pi_old || pi_theta).
-
-    Returns (full_step (2,), LineSearchResult).
-    """
-    from .algos import natural_step
-    from .cg import conjugate_gradient
-    from .linesearch import backtracking_line_search
-
-    theta_old = np.asarray(theta_old, dtype=float)
-    g, F = example.grad_J(theta_old), example.fisher(theta_old)
-    x = conjugate_gradient(lambda v: F @ v, g, max_iter=2).x
-    full_step = natural_step(x, F @ x, delta)
-    result = backtracking_line_search(
-        theta_old, full_step,
-        surrogate=lambda theta: example.surrogate(theta_old, theta),
-        kl=lambda theta: example.kl(theta_old, theta),
-        max_kl=delta, backtrack_coef=backtrack_coef, max_backtracks=max_backtracks,
-        expected_improve=float(g @ full_step), rule=rule)
-    return full_step, result
 
 
 def line_search_cases():
@@ -836,7 +811,7 @@ def _line_search_problems(student_fn, example):
     problems = []
     for label, theta_old, delta, backtrack_coef, max_backtracks in line_search_cases():
         theta_old = np.asarray(theta_old, dtype=float)
-        full_step, ref = trpo_step_two_state(example, theta_old, delta, backtrack_coef,
+        full_step, ref = trpo_step(example, theta_old, delta, backtrack_coef,
                                              max_backtracks)
         surrogate = lambda theta, t0=theta_old: example.surrogate(t0, theta)  # noqa: E731
         kl = lambda theta, t0=theta_old: example.kl(t0, theta)  # noqa: E731

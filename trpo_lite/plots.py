@@ -249,132 +249,7 @@ def draw_kl_ratio_strips(ax, groups, colors=None):
 # ---- end 06 ----
 
 # ---- 07 beyond TRPO ----------------------------------------------------------------
-# The running example under PPO's clipped objective. These four functions compute (they are
-# exact expectations over (s, a), no sampling); the draw_* functions below plot them.
-def running_example_soft_advantages(example, theta_old):
-    """Soft advantages A_old(s, a) = Q_old(s, a) - tau log pi_old(a|s) - V_old(s), shape (2, 2).
-
-    The per-step reward of the entropy-regularised objective is r(s, a) - tau log pi(a|s)
-    (``TwoStateExample``'s docstring); freezing its log pi at pi_old gives the advantage a
-    sampled PPO/TRPO batch estimates. V_old = (I - gamma P_pi)^-1 r_soft is one linear solve
-    (``tabular.policy_evaluation`` on the MDP with rewards R - tau log pi_old), and
-    Q_old(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V_old(s').  sum_a pi_old A_old = 0.
-    """
-    from .tabular import TabularMDP, policy_evaluation
-
-    mdp = example.mdp
-    pi_old = example.pi(theta_old)
-    log_pi_old = np.log(pi_old)
-    soft = TabularMDP(P=mdp.P, R=mdp.R - example.tau * log_pi_old, mu0=mdp.mu0, gamma=mdp.gamma)
-    V = policy_evaluation(soft, pi_old)
-    Q = mdp.R + mdp.gamma * mdp.P @ V
-    return Q - example.tau * log_pi_old - V[:, None]
-
-
-def running_example_ratios(example, theta_old, theta):
-    """r(s, a) = pi_theta(a|s) / pi_old(a|s) (..., 2, 2) and the weights rho_old pi_old A_old (2, 2)."""
-    from scipy.special import expit
-
-    theta = np.asarray(theta, dtype=float)
-    pi_old = example.pi(theta_old)
-    pi = np.stack([expit(-theta), expit(theta)], axis=-1)
-    weight = example.rho(theta_old)[:, None] * pi_old * running_example_soft_advantages(example, theta_old)
-    return pi / pi_old, weight
-
-
-def running_example_ppo_objectives(example, theta_old, theta, clip=0.2):
-    """PPO's clipped objective and the unclipped ratio objective on the running example.
-
-        L(theta)      = J(old) + sum_s rho_old(s) sum_a pi_old(a|s) r(s,a) A_old(s,a)
-        L_clip(theta) = J(old) + sum_s rho_old(s) sum_a pi_old(a|s)
-                                  min(r A_old, clip(r, 1 - eps, 1 + eps) A_old)
-
-    with r(s,a) = pi_theta(a|s) / pi_old(a|s) and the soft advantages above: the exact
-    expectation, over the old policy's (unnormalised) visitation, of what a PPO batch
-    averages. L has J's value and gradient at theta_old. theta (..., 2) -> two (...) arrays.
-    """
-    r, weight = running_example_ratios(example, theta_old, theta)
-    J_old = example.J(theta_old)
-    L = J_old + np.sum(r * weight, axis=(-2, -1))
-    L_clip = J_old + np.sum(np.minimum(r * weight, np.clip(r, 1 - clip, 1 + clip) * weight),
-                            axis=(-2, -1))
-    return L_clip, L
-
-
-def running_example_clipped_gradient(example, theta_old, theta, clip=0.2):
-    """grad L_clip (2,): sum_a rho pi_old A dr/dtheta_s over the (s, a) whose ratio is not clipped.
-
-    Active as in ``algos.clipped_surrogate_gradient``: A >= 0 and r < 1 + eps, or A < 0 and
-    r > 1 - eps. dr(s,1)/dtheta_s = r (1 - sigma_s), dr(s,0)/dtheta_s = -r sigma_s.
-    """
-    from scipy.special import expit
-
-    theta = np.asarray(theta, dtype=float)
-    r, weight = running_example_ratios(example, theta_old, theta)
-    active = np.where(weight >= 0, r < 1 + clip, r > 1 - clip)
-    sigma = expit(theta)
-    dlogpi = np.stack([-sigma, 1 - sigma], axis=-1)                 # d log pi(a|s) / d theta_s
-    return np.sum(weight * active * r * dlogpi, axis=-1)
-
-
-def running_example_ppo_path(example, theta_old, clip=0.2, lr=0.1, n_steps=30, optimizer="adam"):
-    """PPO's inner loop on the exact objective: ``n_steps`` ascent steps on L_clip from theta_old.
-
-    ``optimizer="adam"``: ``algos.Adam`` with learning rate ``lr``, as ``ppo_update`` uses (its
-    momentum keeps moving theta after the gradient has become zero); ``"sgd"``: plain
-    gradient ascent theta + lr * grad L_clip (stops where the gradient vanishes).
-    Returns the path (n_steps + 1, 2).
-    """
-    from .algos import Adam
-
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    adam = Adam(lr=lr)
-    theta = np.asarray(theta_old, dtype=float)
-    path = [theta]
-    for _ in range(int(n_steps)):
-        g = running_example_clipped_gradient(example, theta_old, theta, clip)
-        theta = adam.step(theta, g) if optimizer == "adam" else theta + lr * g
-        path.append(theta)
-    return np.array(path)
-
-
-def running_example_clip_box(example, theta_old, clip=0.2):
-    """Where each ratio leaves [1 - eps, 1 + eps]: {(s, a): (theta_s at r = 1 - eps, at r = 1 + eps)}.
-
-    r(s, a) depends on theta_s only, so each boundary is a vertical (s = 0) or horizontal
-    (s = 1) line on the map; NaN where the ratio cannot reach the bound (pi would exceed 1).
-    """
-    pi_old = example.pi(theta_old)
-    out = {}
-    for s in range(2):
-        for a in range(2):
-            bounds = []
-            for r in (1 - clip, 1 + clip):
-                p = r * pi_old[s, a]                              # the new pi(a|s)
-                p1 = p if a == 1 else 1 - p                       # the new pi(1|s) = sigmoid(theta_s)
-                bounds.append(np.log(p1 / (1 - p1)) if 0 < p < 1 else np.nan)
-            out[(s, a)] = tuple(bounds)
-    return out
-
-
-def running_example_flat_corner(example, theta_old, clip=0.2):
-    """The theta (2,) from which L_clip is flat: in each state, the theta_s at which the LAST of
-    its two ratios is clipped on its helpful side (r = 1 + eps where A_old > 0, r = 1 - eps where
-    A_old < 0). Moving theta_s further away from theta_old leaves every gradient term zero.
-    +-inf where a ratio can never reach its bound (e.g. r = 1.2 for an action already taken with
-    probability > 1/1.2): there L_clip keeps rising forever along theta_s."""
-    box = running_example_clip_box(example, theta_old, clip)
-    A = running_example_soft_advantages(example, theta_old)
-    corner = []
-    for s in range(2):
-        rising = A[s, 1] > 0                                            # theta_s rises iff A(s, 1) > 0
-        edges = np.array([box[(s, a)][1] if A[s, a] > 0 else box[(s, a)][0] for a in range(2)])
-        if np.isnan(edges).any():
-            corner.append(np.inf if rising else -np.inf)
-        else:
-            corner.append(edges.max() if rising else edges.min())
-    return np.array(corner)
+from .tabular import clip_box, ppo_objectives  # noqa: E402  (exact PPO quantities, notebook 07)
 
 
 def draw_objectives_along_line(ax, t, curves, t_kl=None, t_clip=None):
@@ -412,14 +287,14 @@ def draw_clip_map(ax, example, theta_old, clip, delta, box, paths=None, corner=N
     (lo0, hi0), (lo1, hi1) = box
     t0, t1 = np.linspace(lo0, hi0, n_grid), np.linspace(lo1, hi1, n_grid)
     grid = np.stack(np.meshgrid(t0, t1), axis=-1)
-    L_clip, _ = running_example_ppo_objectives(example, theta_old, grid, clip)
+    L_clip, _ = ppo_objectives(example, theta_old, grid, clip)
     kl = example.kl_grid(theta_old, t0, t1)
     cs = ax.contourf(t0, t1, L_clip, levels=20, cmap="viridis")
     ax.figure.colorbar(cs, ax=ax, label=r"$L^{clip}(\theta)$")
     ax.contour(t0, t1, kl, levels=[delta], colors="white", linewidths=2)
     ax.plot([], [], color="white", lw=2, label=rf"KL ball, $\delta$ = {delta:g} (TRPO)")
-    clip_box = running_example_clip_box(example, theta_old, clip)
-    for (s, a), bounds in clip_box.items():
+    box_lines = clip_box(example, theta_old, clip)
+    for (s, a), bounds in box_lines.items():
         for b in bounds:
             if np.isfinite(b):
                 (ax.axvline if s == 0 else ax.axhline)(b, color="tab:red" if a == 1 else "tab:orange",
@@ -437,7 +312,7 @@ def draw_clip_map(ax, example, theta_old, clip, delta, box, paths=None, corner=N
     ax.set_xlabel(AXIS_LABELS[0])
     ax.set_ylabel(AXIS_LABELS[1])
     ax.legend(fontsize=7, loc="lower left", facecolor="lightgray")
-    return {"L_clip": L_clip, "kl": kl, "box": clip_box}
+    return {"L_clip": L_clip, "kl": kl, "box": box_lines}
 
 
 def curves_vs_wall_seconds(payload, algo, grid, key="mean_return"):

@@ -27,6 +27,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from .algos import Adam, natural_step
+from .cg import conjugate_gradient
+from .linesearch import backtracking_line_search
 from .validate import check_array
 
 
@@ -555,3 +558,149 @@ def natural_gradient_path(example, theta0, delta, n_steps, scale=(1.0, 1.0)):
             phi = phi + np.sqrt(2 * delta / gFg) * step_dir
         path.append(scale * phi)
     return np.array(path)
+
+
+# ------------------------------------------- TRPO and PPO steps on the running example
+# Notebooks 06 and 07: one exact TRPO step (CG + line search on the example's surrogate and
+# KL) and PPO's clipped objective as an exact expectation over (s, a) (no sampling).
+
+
+def trpo_step(example, theta_old, delta, backtrack_coef=0.8, max_backtracks=10,
+                        rule="kl_and_improvement"):
+    """One TRPO step on a two-state example (notebook 06), every quantity exact.
+
+    g = grad J(theta_old); x = F^-1 g by conjugate gradient (2 iterations are exact for a
+    2 x 2 F); full_step = sqrt(2 delta / x^T F x) x; then ``backtracking_line_search`` on the
+    example's surrogate L_old(theta) and mean KL(pi_old || pi_theta).
+
+    Returns (full_step (2,), LineSearchResult).
+    """
+    theta_old = np.asarray(theta_old, dtype=float)
+    g, F = example.grad_J(theta_old), example.fisher(theta_old)
+    x = conjugate_gradient(lambda v: F @ v, g, max_iter=2).x
+    full_step = natural_step(x, F @ x, delta)
+    result = backtracking_line_search(
+        theta_old, full_step,
+        surrogate=lambda theta: example.surrogate(theta_old, theta),
+        kl=lambda theta: example.kl(theta_old, theta),
+        max_kl=delta, backtrack_coef=backtrack_coef, max_backtracks=max_backtracks,
+        expected_improve=float(g @ full_step), rule=rule)
+    return full_step, result
+
+
+def soft_advantages(example, theta_old):
+    """Soft advantages A_old(s, a) = Q_old(s, a) - tau log pi_old(a|s) - V_old(s), shape (2, 2).
+
+    The per-step reward of the entropy-regularised objective is r(s, a) - tau log pi(a|s)
+    (``TwoStateExample``'s docstring); freezing its log pi at pi_old gives the advantage a
+    sampled PPO/TRPO batch estimates. V_old = (I - gamma P_pi)^-1 r_soft is one linear solve
+    (``tabular.policy_evaluation`` on the MDP with rewards R - tau log pi_old), and
+    Q_old(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V_old(s').  sum_a pi_old A_old = 0.
+    """
+    mdp = example.mdp
+    pi_old = example.pi(theta_old)
+    log_pi_old = np.log(pi_old)
+    soft = TabularMDP(P=mdp.P, R=mdp.R - example.tau * log_pi_old, mu0=mdp.mu0, gamma=mdp.gamma)
+    V = policy_evaluation(soft, pi_old)
+    Q = mdp.R + mdp.gamma * mdp.P @ V
+    return Q - example.tau * log_pi_old - V[:, None]
+
+
+def ppo_ratios(example, theta_old, theta):
+    """r(s, a) = pi_theta(a|s) / pi_old(a|s) (..., 2, 2) and the weights rho_old pi_old A_old (2, 2)."""
+    theta = np.asarray(theta, dtype=float)
+    pi_old = example.pi(theta_old)
+    pi = np.stack([expit(-theta), expit(theta)], axis=-1)
+    weight = example.rho(theta_old)[:, None] * pi_old * soft_advantages(example, theta_old)
+    return pi / pi_old, weight
+
+
+def ppo_objectives(example, theta_old, theta, clip=0.2):
+    """PPO's clipped objective and the unclipped ratio objective on the running example.
+
+        L(theta)      = J(old) + sum_s rho_old(s) sum_a pi_old(a|s) r(s,a) A_old(s,a)
+        L_clip(theta) = J(old) + sum_s rho_old(s) sum_a pi_old(a|s)
+                                  min(r A_old, clip(r, 1 - eps, 1 + eps) A_old)
+
+    with r(s,a) = pi_theta(a|s) / pi_old(a|s) and the soft advantages above: the exact
+    expectation, over the old policy's (unnormalised) visitation, of what a PPO batch
+    averages. L has J's value and gradient at theta_old. theta (..., 2) -> two (...) arrays.
+    """
+    r, weight = ppo_ratios(example, theta_old, theta)
+    J_old = example.J(theta_old)
+    L = J_old + np.sum(r * weight, axis=(-2, -1))
+    L_clip = J_old + np.sum(np.minimum(r * weight, np.clip(r, 1 - clip, 1 + clip) * weight),
+                            axis=(-2, -1))
+    return L_clip, L
+
+
+def clipped_objective_gradient(example, theta_old, theta, clip=0.2):
+    """grad L_clip (2,): sum_a rho pi_old A dr/dtheta_s over the (s, a) whose ratio is not clipped.
+
+    Active as in ``algos.clipped_surrogate_gradient``: A >= 0 and r < 1 + eps, or A < 0 and
+    r > 1 - eps. dr(s,1)/dtheta_s = r (1 - sigma_s), dr(s,0)/dtheta_s = -r sigma_s.
+    """
+    theta = np.asarray(theta, dtype=float)
+    r, weight = ppo_ratios(example, theta_old, theta)
+    active = np.where(weight >= 0, r < 1 + clip, r > 1 - clip)
+    sigma = expit(theta)
+    dlogpi = np.stack([-sigma, 1 - sigma], axis=-1)                 # d log pi(a|s) / d theta_s
+    return np.sum(weight * active * r * dlogpi, axis=-1)
+
+
+def ppo_path(example, theta_old, clip=0.2, lr=0.1, n_steps=30, optimizer="adam"):
+    """PPO's inner loop on the exact objective: ``n_steps`` ascent steps on L_clip from theta_old.
+
+    ``optimizer="adam"``: ``algos.Adam`` with learning rate ``lr``, as ``ppo_update`` uses (its
+    momentum keeps moving theta after the gradient has become zero); ``"sgd"``: plain
+    gradient ascent theta + lr * grad L_clip (stops where the gradient vanishes).
+    Returns the path (n_steps + 1, 2).
+    """
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    adam = Adam(lr=lr)
+    theta = np.asarray(theta_old, dtype=float)
+    path = [theta]
+    for _ in range(int(n_steps)):
+        g = clipped_objective_gradient(example, theta_old, theta, clip)
+        theta = adam.step(theta, g) if optimizer == "adam" else theta + lr * g
+        path.append(theta)
+    return np.array(path)
+
+
+def clip_box(example, theta_old, clip=0.2):
+    """Where each ratio leaves [1 - eps, 1 + eps]: {(s, a): (theta_s at r = 1 - eps, at r = 1 + eps)}.
+
+    r(s, a) depends on theta_s only, so each boundary is a vertical (s = 0) or horizontal
+    (s = 1) line on the map; NaN where the ratio cannot reach the bound (pi would exceed 1).
+    """
+    pi_old = example.pi(theta_old)
+    out = {}
+    for s in range(2):
+        for a in range(2):
+            bounds = []
+            for r in (1 - clip, 1 + clip):
+                p = r * pi_old[s, a]                              # the new pi(a|s)
+                p1 = p if a == 1 else 1 - p                       # the new pi(1|s) = sigmoid(theta_s)
+                bounds.append(np.log(p1 / (1 - p1)) if 0 < p < 1 else np.nan)
+            out[(s, a)] = tuple(bounds)
+    return out
+
+
+def flat_corner(example, theta_old, clip=0.2):
+    """The theta (2,) from which L_clip is flat: in each state, the theta_s at which the LAST of
+    its two ratios is clipped on its helpful side (r = 1 + eps where A_old > 0, r = 1 - eps where
+    A_old < 0). Moving theta_s further away from theta_old leaves every gradient term zero.
+    +-inf where a ratio can never reach its bound (e.g. r = 1.2 for an action already taken with
+    probability > 1/1.2): there L_clip keeps rising forever along theta_s."""
+    box = clip_box(example, theta_old, clip)
+    A = soft_advantages(example, theta_old)
+    corner = []
+    for s in range(2):
+        rising = A[s, 1] > 0                                            # theta_s rises iff A(s, 1) > 0
+        edges = np.array([box[(s, a)][1] if A[s, a] > 0 else box[(s, a)][0] for a in range(2)])
+        if np.isnan(edges).any():
+            corner.append(np.inf if rising else -np.inf)
+        else:
+            corner.append(edges.max() if rising else edges.min())
+    return np.array(corner)

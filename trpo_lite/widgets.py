@@ -318,7 +318,7 @@ def cg_vs_steepest_descent_explorer():
 import numpy as np  # noqa: E402  (each section imports what it uses)
 from matplotlib.lines import Line2D  # noqa: E402
 
-from .checks import trpo_step_two_state  # noqa: E402
+from .tabular import trpo_step  # noqa: E402
 from .tabular import running_example  # noqa: E402
 
 LINE_SEARCH_STARTS = (("saturated start (-4, -4)", (-4.0, -4.0)),
@@ -337,7 +337,7 @@ def draw_line_search(fig, delta=0.5, backtrack_coef=0.8, max_backtracks=10,
                      theta_old=(-4.0, -4.0), example=None, rule="kl_and_improvement", n_grid=201):
     """Every attempt of one TRPO line search on the running example, coloured by its outcome.
 
-    The step is ``checks.trpo_step_two_state``: full_step = sqrt(2 delta / x^T F x) x with
+    The step is ``tabular.trpo_step``: full_step = sqrt(2 delta / x^T F x) x with
     x = F^-1 g, then ``backtracking_line_search``. Left: the map of J (zoomed on the step) with
     theta_old, the full step (dashed), the true KL = delta contour around theta_old, the
     quadratic ellipse 0.5 s^T F s = delta, and the attempts theta_old + coef_j * full_step
@@ -353,7 +353,7 @@ def draw_line_search(fig, delta=0.5, backtrack_coef=0.8, max_backtracks=10,
 
     example = example or running_example()
     theta_old = np.asarray(theta_old, dtype=float)
-    full_step, result = trpo_step_two_state(example, theta_old, delta, backtrack_coef,
+    full_step, result = trpo_step(example, theta_old, delta, backtrack_coef,
                                             int(max_backtracks), rule)
     coefs = np.array([a.coef for a in result.attempts])
     points = theta_old + coefs[:, None] * full_step

@@ -19,12 +19,6 @@ EX = tabular.running_example()
 START = np.array(EX.theta_start)
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 # ---------------------------------------------------------------- the notebook's claims
 def test_grad_J_equals_central_differences_of_J():
     eps = 1e-5

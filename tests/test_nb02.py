@@ -11,19 +11,6 @@ from trpo_lite import checks, widgets  # noqa: E402
 from trpo_lite.tabular import running_example  # noqa: E402
 
 
-@pytest.fixture
-def fig():
-    figure = plt.figure(figsize=(11, 4.6))
-    yield figure
-    plt.close(figure)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 # ---- the quadratic model of the KL on the running example --------------------------------
 def test_kl_ellipse_has_quadratic_kl_equal_to_delta():
     example = running_example()

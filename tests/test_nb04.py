@@ -20,19 +20,6 @@ REPO = Path(__file__).resolve().parent.parent
 BENCHMARK = REPO / "benchmarks" / "fisher_scaling.py"
 
 
-@pytest.fixture
-def fig():
-    figure = plt.figure(figsize=(11, 4.6))
-    yield figure
-    plt.close(figure)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 # ---- the 2-D quadratic ------------------------------------------------------------------
 @pytest.mark.parametrize("kappa", [1.0, 3.0, 100.0])
 def test_quadratic_2d_has_condition_number_kappa_and_minimum_at_x_star(kappa):

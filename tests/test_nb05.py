@@ -22,12 +22,6 @@ CHECKS = [checks.check_tabular_policy_evaluation, checks.check_tabular_advantage
 REFERENCES = [tab.policy_evaluation, tab.advantages, tab.surrogate, tab.penalty_coefficient]
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def random_case(seed, S=4, A=3, gamma=0.9):
     rng = np.random.default_rng(seed)
     mdp = tab.random_mdp(S, A, gamma, rng)

@@ -12,12 +12,6 @@ from trpo_lite.algos import natural_step  # noqa: E402
 from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="module")
 def example():
     return tabular.running_example()

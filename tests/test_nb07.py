@@ -23,12 +23,6 @@ THETA_OLDS = [np.array([0.0, -1.0]), np.array([-4.0, -4.0]), np.array([1.5, 2.0]
               np.array([-1.0, 3.0])]
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def fd_grad(f, x, eps=1e-6):
     return np.array([(f(x + e) - f(x - e)) / (2 * eps) for e in np.eye(len(x)) * eps])
 

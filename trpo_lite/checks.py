@@ -572,8 +572,11 @@ def _matvec_with_matrix(A):
     return Avp
 
 
-def _spd_matrix(n, kappa, rng, eigenvalues=None):
-    """Q diag(lambda) Q^T with eigenvalues log-spaced in [1, kappa] (or the given ones)."""
+def random_spd(n, kappa, rng, eigenvalues=None):
+    """A random SPD matrix Q diag(lambda) Q^T (n, n): Q a random rotation, eigenvalues log-spaced
+    in [1, kappa] (condition number kappa), or the given ``eigenvalues``. Used by the checkers
+    and by notebook 04.
+    """
     Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     lam = np.logspace(0.0, np.log10(kappa), n) if eigenvalues is None else np.asarray(eigenvalues)
     return (Q * lam) @ Q.T
@@ -597,13 +600,13 @@ def check_cg(my_cg):
         cases.append((label, (Avp, rng.standard_normal(len(A)), n_iters)))
 
     add("n=1, 1 iteration, vs numpy.linalg.solve", np.array([[2.5]]), 1, True)
-    add("n=2, 2 iterations, vs numpy.linalg.solve", _spd_matrix(2, 10.0, rng), 2, True)
-    add("n=5, 5 iterations, vs numpy.linalg.solve", _spd_matrix(5, 30.0, rng), 5, True)
-    add("n=20, kappa=10, 20 iterations, vs numpy.linalg.solve", _spd_matrix(20, 10.0, rng), 20, True)
+    add("n=2, 2 iterations, vs numpy.linalg.solve", random_spd(2, 10.0, rng), 2, True)
+    add("n=5, 5 iterations, vs numpy.linalg.solve", random_spd(5, 30.0, rng), 5, True)
+    add("n=20, kappa=10, 20 iterations, vs numpy.linalg.solve", random_spd(20, 10.0, rng), 20, True)
     add("n=30 with 3 distinct eigenvalues, 3 iterations, vs numpy.linalg.solve",
-        _spd_matrix(30, 0, rng, np.repeat([1.0, 4.0, 10.0], 10)), 3, True)
-    add("n=10, 1 iteration, vs conjugate_gradient", _spd_matrix(10, 50.0, rng), 1, False)
-    add("n=20, 4 iterations, vs conjugate_gradient", _spd_matrix(20, 100.0, rng), 4, False)
+        random_spd(30, 0, rng, np.repeat([1.0, 4.0, 10.0], 10)), 3, True)
+    add("n=10, 1 iteration, vs conjugate_gradient", random_spd(10, 50.0, rng), 1, False)
+    add("n=20, 4 iterations, vs conjugate_gradient", random_spd(20, 100.0, rng), 4, False)
 
     def reference(Avp, b, n_iters):
         if Avp.exact:
@@ -668,9 +671,9 @@ def check_steepest_descent_step(my_step):
     rng = np.random.default_rng(6)
     cases = []
     for label, A, x in [("n=1", np.array([[3.0]]), np.array([2.0])),
-                        ("n=2, kappa=10, from x = 0", _spd_matrix(2, 10.0, rng), np.zeros(2)),
-                        ("n=2, kappa=100", _spd_matrix(2, 100.0, rng), rng.standard_normal(2)),
-                        ("n=8, kappa=30", _spd_matrix(8, 30.0, rng), rng.standard_normal(8))]:
+                        ("n=2, kappa=10, from x = 0", random_spd(2, 10.0, rng), np.zeros(2)),
+                        ("n=2, kappa=100", random_spd(2, 100.0, rng), rng.standard_normal(2)),
+                        ("n=8, kappa=30", random_spd(8, 30.0, rng), rng.standard_normal(8))]:
         cases.append((label, (_matvec_with_matrix(A), rng.standard_normal(len(A)), x)))
     compare("check_steepest_descent_step", my_step,
             lambda Avp, b, x: steepest_descent(Avp, b, max_iter=1, x0=x, tol=1e-15).x,

@@ -127,6 +127,8 @@ def draw_trpo_run(axes, log, delta, title=None):
     ax_kl.set_xlabel("update")
     ax_kl.set_ylabel(r"mean KL($\pi_{old} \| \pi_{new}$)")
     ax_kl.set_title(rf"KL per update (max {kl.max() / delta:.2f} $\delta$)")
+    shown = kl[accepted & (kl > 0)]
+    ax_kl.set_ylim((shown.min() if shown.size else delta) / 4, 2 * delta)   # legend below the points
     ax_kl.legend(fontsize=8, loc="lower right")
     ax_ls.bar(it, attempts, color=np.where(accepted, "tab:blue", "tab:red"), width=0.8)
     ax_ls.set_xlabel("update")
@@ -311,7 +313,8 @@ def draw_clip_map(ax, example, theta_old, clip, delta, box, paths=None, corner=N
     ax.set_ylim(lo1, hi1)
     ax.set_xlabel(AXIS_LABELS[0])
     ax.set_ylabel(AXIS_LABELS[1])
-    ax.legend(fontsize=7, loc="lower left", facecolor="lightgray")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3,
+              facecolor="lightgray")                     # grey: the KL ball's entry is white
     return {"L_clip": L_clip, "kl": kl, "box": box_lines}
 
 
@@ -452,6 +455,7 @@ def draw_seconds_per_iteration(ax, payload, algos=("npg", "trpo", "ppo")):
         patch.set_facecolor(ALGO_COLORS.get(algo, "white"))
         patch.set_alpha(0.6)
     ax.set_xticks(range(1, len(algos) + 1), [a.upper() for a in algos])
+    ax.set_xlabel("policy update (same rollout and value fit)")
     ax.set_ylabel("seconds per iteration")
     ax.set_title("wall-clock per iteration, from data/ (rollout + update + value fit)")
     return per_algo

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tabular import trpo_step
+
 
 def diagnose(student, reference, rtol=1e-6, atol=1e-8):
     """Explain how ``student`` differs from ``reference`` (None when they agree)."""
@@ -788,7 +790,6 @@ def check_penalty_coefficient(student_fn):
 # ---- end 05 ----
 
 # ---- 06 TRPO -----------------------------------------------------------------------
-from .tabular import trpo_step  # noqa: E402
 
 LINE_SEARCH_OUTCOMES = ("accepted", "kl_violation", "no_improvement",
                         "kl_violation_and_no_improvement", "non_finite")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import load_json, save_json
-from .train import TrainConfig, config_from_dict, config_to_dict, train
+from .train import config_from_dict, config_to_dict, train
 
 COMMAND = "python -m trpo_lite make-data"
 

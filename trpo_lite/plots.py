@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-from .tabular import running_example
+from .tabular import clip_box, ppo_objectives, running_example
 
 AXIS_LABELS = (r"$\theta_0$  (common state $s_0$)", r"$\theta_1$  (rare state $s_1$)")
 
@@ -61,7 +62,6 @@ def draw_path(ax, path, label, color=None, marker=".", **kwargs):
 # ---- end 04 ----
 
 # ---- 06 TRPO -----------------------------------------------------------------------
-from matplotlib.ticker import MaxNLocator  # noqa: E402  (each section imports what it uses)
 
 # reason -> (colour, marker, legend label) for line-search attempts (notebook 06)
 LINE_SEARCH_STYLE = {
@@ -251,7 +251,6 @@ def draw_kl_ratio_strips(ax, groups, colors=None):
 # ---- end 06 ----
 
 # ---- 07 beyond TRPO ----------------------------------------------------------------
-from .tabular import clip_box, ppo_objectives  # noqa: E402  (exact PPO quantities, notebook 07)
 
 
 def draw_objectives_along_line(ax, t, curves, t_kl=None, t_clip=None):

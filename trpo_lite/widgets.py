@@ -3,15 +3,21 @@
 Pattern (so tests can drive a widget without a browser): each explorer has a pure
 ``draw_*(fig, **slider_values)`` that clears and redraws ``fig`` and returns the data it drew
 (a small dict), and a ``*_explorer()`` that wraps it in ``ipywidgets.interactive``. In the
-notebook the explorer's cell is tagged ``nbval-ignore-output``; tests/test_widgets.py calls the
+notebook the explorer's cell is tagged ``nbval-ignore-output``; tests/test_nbNN.py call the
 draw functions and the explorers' sliders directly.
 """
 from __future__ import annotations
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
-from . import plots  # noqa: F401  (shared map helpers)
+from . import plots
+from .cg import conjugate_gradient, steepest_descent
+from .tabular import gradient_ascent_path, running_example, trpo_step
 
 
 def interactive_figure(draw, figsize=(9, 4.5), **sliders):
@@ -29,9 +35,7 @@ def interactive_figure(draw, figsize=(9, 4.5), **sliders):
 
 
 # ---- 01 policy gradient ------------------------------------------------------------
-import numpy as np  # noqa: E402  (each section imports what it uses)
 
-from .tabular import gradient_ascent_path, running_example  # noqa: E402
 
 # theta_0 up to 10, so that a too-large learning rate that overshoots into the saturated
 # far side of s0 stays in view; theta_1 keeps the shared map's range.
@@ -92,12 +96,7 @@ def gradient_ascent_explorer(example=None):
 # ---- end 01 ----
 
 # ---- 02 KL and Fisher --------------------------------------------------------------
-import numpy as np  # noqa: E402  (each section imports what it uses)
-from matplotlib import patheffects  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
 
-from .tabular import running_example  # noqa: E402
 
 KL_BALL_CENTRES = (("start (-4, -4), saturated", (-4.0, -4.0)),
                    ("centre (0, 0)", (0.0, 0.0)),
@@ -199,10 +198,7 @@ def kl_ball_explorer(example=None):
 # ---- end 02 ----
 
 # ---- 04 conjugate gradient ---------------------------------------------------------
-import numpy as np  # noqa: E402  (each section imports what it uses)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .cg import conjugate_gradient, steepest_descent  # noqa: E402
 
 CG_DEMO_ANGLE = np.pi / 6          # the ellipses' tilt (30 degrees)
 CG_DEMO_X_STAR = np.array([1.0, 0.5])
@@ -315,11 +311,7 @@ def cg_vs_steepest_descent_explorer():
 # ---- end 04 ----
 
 # ---- 06 TRPO -----------------------------------------------------------------------
-import numpy as np  # noqa: E402  (each section imports what it uses)
-from matplotlib.lines import Line2D  # noqa: E402
 
-from .tabular import trpo_step  # noqa: E402
-from .tabular import running_example  # noqa: E402
 
 LINE_SEARCH_STARTS = (("saturated start (-4, -4)", (-4.0, -4.0)),
                       ("below the optimum (0.5, 3.5)", (0.5, 3.5)),

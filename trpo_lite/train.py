@@ -158,7 +158,7 @@ def _update(algo, policy, theta, batch, cfg, adam, rng):
 
 
 def config_from_dict(d):
-    """A TrainConfig from a dict (e.g. JSON), ignoring unknown keys with an error."""
+    """A TrainConfig from a dict (e.g. JSON); unknown keys raise ValueError."""
     names = {f.name for f in fields(TrainConfig)}
     unknown = set(d) - names
     if unknown:

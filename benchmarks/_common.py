@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # One BLAS/OpenMP thread everywhere, as in the recorded notebooks. Import this module (or set
-# these yourself) *before* numpy/torch are imported.
+# these yourself) *before* numpy/torch are imported. trpo_lite's train() and the scripts' timed
+# trpo_lite code also limit the loaded BLAS pools themselves (trpo_lite/threads.py;
+# TRPO_LITE_THREADS=n times n threads instead).
 SINGLE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                      "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
@@ -40,12 +42,22 @@ def machine_info():
                 break
     except OSError:
         pass
+    info["threads"] = thread_info()
     for name in ("numpy", "scipy", "gymnasium", "torch", "stable_baselines3", "sb3_contrib",
                  "trpo_lite", "nbclient", "nbval"):
         mod = sys.modules.get(name)
         if mod is not None:
             info.setdefault("versions", {})[name] = getattr(mod, "__version__", "?")
     return info
+
+
+def thread_info():
+    """TRPO_LITE_THREADS and the thread count of every loaded BLAS/OpenMP pool, as set now."""
+    from threadpoolctl import threadpool_info
+
+    pools = [{k: d.get(k) for k in ("internal_api", "num_threads", "version")}
+             for d in threadpool_info()]
+    return {"TRPO_LITE_THREADS": os.environ.get("TRPO_LITE_THREADS"), "pools": pools}
 
 
 def _clean(x):

@@ -16,10 +16,12 @@ first on odd seeds) so drift in machine load hits both. Per run we record
 
 trpo_lite runs ``train("trpo", "CartPole-v1", seed, steps)`` with the library defaults.
 SB3-contrib runs the RL Zoo's tuned CartPole-v1 hyperparameters (hyperparams/trpo.yml), one
-torch thread. Both count the solve step at the vector-env step of the episode that completed
-the window. Time granularity: trpo_lite stamps the solve's seconds at the end of the iteration
-(its batch of 1000 steps + the update) in which it happened, SB3 at the exact vector-env step,
-so the time comparison is, if anything, tilted against trpo_lite. CPU seconds
+torch thread. Both get one BLAS/OpenMP thread from the variables set below; trpo_lite's run
+(training and evaluation) also sets it itself (``limited_threads``, trpo_lite/threads.py).
+Both count the solve step at the vector-env step of the episode that completed the window.
+Time granularity: trpo_lite stamps the solve's seconds at the end of the iteration (its batch
+of 1000 steps + the update) in which it happened, SB3 at the exact vector-env step, so the
+time comparison is, if anything, tilted against trpo_lite. CPU seconds
 (``time.process_time``, one thread each) are less sensitive to a busy machine than wall seconds.
 
 Every run is a fresh Python process (``--worker``), so neither library inherits the other's
@@ -86,6 +88,15 @@ def evaluate(act, seed):
 
 # ---------------------------------------------------------------------------- trpo_lite
 def run_trpo_lite(seed, steps):
+    """Train and evaluate trpo_lite's TRPO with one BLAS thread, as ``train`` sets it."""
+    import trpo_lite.train  # noqa: F401  (loads numpy's and scipy's BLAS, so the limit covers both)
+    from trpo_lite.threads import limited_threads
+
+    with limited_threads():
+        return _train_and_evaluate(seed, steps)
+
+
+def _train_and_evaluate(seed, steps):
     from trpo_lite.policies import make_policy
     from trpo_lite.rollout import make_env
     from trpo_lite.train import train

@@ -19,8 +19,10 @@ seconds; for every size the JSON also stores the cost model c_build n^2 + c_solv
 to the largest measured sizes (the build is O(N n^2) at fixed N, the solve O(n^3)). Notebook 04 plots the file (it never prints the timings, which
 differ between machines).
 
-One BLAS thread by default (like the recorded notebooks); set OPENBLAS_NUM_THREADS etc.
-before running to change it.
+One BLAS/OpenMP thread by default (like the recorded notebooks): the timings run inside
+trpo_lite's ``limited_threads`` (trpo_lite/threads.py); ``TRPO_LITE_THREADS=4`` times four
+threads, ``TRPO_LITE_THREADS=all`` whatever OPENBLAS_NUM_THREADS etc. give (default 1 here).
+The count in effect is printed and stored as ``blas_threads``.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from trpo_lite.data import save_json  # noqa: E402
 from trpo_lite.fisher import fisher_analytic, make_fisher_vector_product  # noqa: E402
 from trpo_lite.mlp import MLP  # noqa: E402
 from trpo_lite.policies import CategoricalPolicy  # noqa: E402
+from trpo_lite.threads import limited_threads  # noqa: E402
 
 COMMAND = "python benchmarks/fisher_scaling.py"
 FILENAME = "fisher_scaling.json"
@@ -77,6 +80,14 @@ def cg_direction(policy, theta, obs, g, damping, cg_iters):
     """x ~ (F + damping I)^-1 g from ``cg_iters`` CG iterations on Fisher-vector products."""
     fvp = make_fisher_vector_product(policy, theta, obs, damping)
     return conjugate_gradient(fvp, g, max_iter=cg_iters, tol=1e-12).x
+
+
+def blas_thread_count():
+    """Threads of numpy's BLAS pool(s) as set now, e.g. "1" (a string, as in the data file)."""
+    from threadpoolctl import threadpool_info
+
+    counts = sorted({d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"})
+    return ",".join(str(c) for c in counts) or os.environ["OPENBLAS_NUM_THREADS"]
 
 
 def power_law_fit(n, t):
@@ -154,12 +165,14 @@ def main(argv=None):
     hidden = QUICK_HIDDEN if args.quick else HIDDEN
 
     t_start = time.perf_counter()
-    print(f"Fisher scaling: N={args.states} states, obs_dim={OBS_DIM}, {N_ACTIONS} actions, "
-          f"damping={args.damping}, CG iterations={args.cg_iters}, min of {args.repeats} repeats, "
-          f"BLAS threads={os.environ['OPENBLAS_NUM_THREADS']}")
-    print(HEADER)
-    rows = run(hidden, args.states, args.repeats, args.damping, args.cg_iters,
-               args.explicit_budget, args.seed)
+    with limited_threads():
+        blas_threads = blas_thread_count()
+        print(f"Fisher scaling: N={args.states} states, obs_dim={OBS_DIM}, {N_ACTIONS} actions, "
+              f"damping={args.damping}, CG iterations={args.cg_iters}, min of {args.repeats} "
+              f"repeats, BLAS threads={blas_threads}")
+        print(HEADER)
+        rows = run(hidden, args.states, args.repeats, args.damping, args.cg_iters,
+                   args.explicit_budget, args.seed)
 
     # cost model of the explicit method, fitted on the large measured sizes (n_params >= 1000):
     # build F = J^T M J ~ c_build * n^2 (N fixed), solve ~ c_solve * n^3
@@ -194,7 +207,7 @@ def main(argv=None):
     path = save_json(FILENAME, payload, command=COMMAND + (" --quick" if args.quick else ""),
                      seeds=[args.seed], data_dir=args.data_dir,
                      numpy_version=np.__version__, python_version=platform.python_version(),
-                     blas_threads=os.environ["OPENBLAS_NUM_THREADS"], wall_time_s=round(wall, 1))
+                     blas_threads=blas_threads, wall_time_s=round(wall, 1))
     print(f"explicit model: {c_build:.3g} n^2 (build) + {c_solve:.3g} n^3 (solve) s, fitted on n_params "
           f"{payload['explicit_model']['fitted_on_n_params']}; CG time ~ n_params^{cg_p:.2f}")
     for r, t in zip(rows, payload["explicit_extrapolated_s"]):

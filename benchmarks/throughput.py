@@ -21,6 +21,10 @@ memory to the OS and page-faults it back on the next large temporary array) chan
 speed by up to 2x, so the training rate and the breakdown are also shown with glibc's
 M_TOP_PAD set to 64 MiB (``mallopt``; same numbers, far fewer page faults).
 
+One BLAS/OpenMP thread: the variables set below (inherited by the workers) and, in every
+worker, trpo_lite's own limit (``limited_threads``, trpo_lite/threads.py) around the
+measurement; ``TRPO_LITE_THREADS=2`` times two threads.
+
 Writes benchmarks/results/throughput.json (atomically).
 """
 from __future__ import annotations
@@ -229,11 +233,22 @@ def set_malloc_top_pad(nbytes=64 << 20):
 def worker(kind, args):
     """One measurement in this (fresh) process; prints a JSON dict as the last line."""
     import json
-    import resource
+
+    import trpo_lite.train  # noqa: F401  (loads numpy's and scipy's BLAS, so the limit covers both)
+    from trpo_lite.threads import limited_threads
 
     mallopt = kind.endswith("_mallopt")
     if mallopt:
         set_malloc_top_pad()
+    with limited_threads():
+        out = measure_in_this_process(kind, args)
+    print(json.dumps(out))
+
+
+def measure_in_this_process(kind, args):
+    """The measurement ``kind`` (a dict with its rate or rows) plus this process's rusage."""
+    import resource
+
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     out = {}
     if kind == "raw":
@@ -258,7 +273,7 @@ def worker(kind, args):
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     out.update(sys_seconds=ru1.ru_stime - ru0.ru_stime, user_seconds=ru1.ru_utime - ru0.ru_utime,
                minor_page_faults=ru1.ru_minflt - ru0.ru_minflt)
-    print(json.dumps(out))
+    return out
 
 
 def measure(kind, args):

@@ -2,7 +2,9 @@
 
 Shows a progress bar, prints a per-iteration table and a final summary (including the env
 step at which the mean of the last 20 episodes first reached the solve threshold), and
-writes the log as CSV (to a temporary file, then renamed).
+writes the log as CSV (to a temporary file, then renamed). Every command runs with one
+BLAS/OpenMP thread; set TRPO_LITE_THREADS to a number, or to ``all`` for the libraries'
+own default (trpo_lite/threads.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sys
 import tempfile
 
 from .rollout import SOLVE_THRESHOLDS, make_env
+from .threads import limited_threads
 from .train import ALGOS, LOG_COLUMNS, TrainConfig, train
 
 
@@ -161,7 +164,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     keep_freed_memory()
     try:
-        return args.func(args)
+        with limited_threads():                 # a bad TRPO_LITE_THREADS is a ValueError too
+            return args.func(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

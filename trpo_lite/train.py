@@ -2,7 +2,8 @@
 
 Each iteration: rollout -> advantages (GAE with the value baseline) -> policy update ->
 value fit -> one row of the log. The loop is a plain function of a ``TrainConfig`` and a
-seed; the same seed gives the same numbers (with one BLAS thread).
+seed; the same seed gives the same numbers (with one BLAS thread, which ``train`` sets
+itself: see trpo_lite/threads.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from . import algos
 from .policies import make_policy
 from .rollout import SOLVE_THRESHOLDS, Sampler, make_batch
+from .threads import limited_threads
 from .value import ValueFunction
 
 ALGOS = ("vpg", "npg", "trpo", "ppo")
@@ -87,11 +89,14 @@ def solve_point(episode_returns, episode_end_steps, threshold, window=20):
     return None if hit.size == 0 else int(hit[0] + window - 1)
 
 
+@limited_threads()
 def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config=None,
           callback=None, stop_when_solved=False):
     """Train ``algo`` on ``env_id`` for ``total_steps`` environment steps.
 
-    ``callback(row)`` is called after every iteration (progress bars, printing).
+    ``callback(row)`` is called after every iteration (progress bars, printing). The whole
+    call, set-up included, runs with one BLAS/OpenMP thread (``TRPO_LITE_THREADS`` changes
+    that; trpo_lite/threads.py); the previous limit is restored on return.
     """
     if algo not in ALGOS:
         raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")

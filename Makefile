@@ -2,6 +2,7 @@
 #   make lab      open the course in JupyterLab (creates .venv on first use)
 #   make test     unit tests + every notebook under nbval + browser widget tests
 #   make record   re-execute every notebook in place (after changing code or pins)
+#   make portability  the notebooks under three machines' numbers (as CI runs them)
 #   make student  solution-free copy of the notebooks in student/
 #   make clean    remove build/test leftovers (keeps .venv; `make distclean` removes it)
 
@@ -21,10 +22,10 @@ unexport MPLBACKEND
 # JupyterLab refuses to start as root without --allow-root (containers, CI).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: all venv lab test record student clean distclean help
+.PHONY: all venv lab test portability record student clean distclean help
 all: help
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# //'
+	@sed -n '2,8p' Makefile | sed 's/^# //'
 
 venv: $(STAMP)
 
@@ -39,6 +40,9 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	VENV=$(VENV) bash scripts/run_tests.sh
+
+portability: $(STAMP)
+	VENV=$(VENV) bash scripts/check_portability.sh
 
 record: $(STAMP)
 	. scripts/course_env.sh && $(BIN)/jupyter nbconvert --to notebook --execute --inplace \

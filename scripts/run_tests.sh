@@ -8,6 +8,7 @@ PY=${VENV:-.venv}/bin/python
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 . scripts/course_env.sh
 export CHROMIUM SHOTS_DIR=${SHOTS_DIR:-$PWD/shots}
+JUNIT_DIR=${JUNIT_DIR:-$COURSE_TMP}     # .ci/run sets it to add up its own stages as well
 
 failed=()
 # run_stage NAME EMPTY_OK PYTEST-ARGS... : pytest exit code 5 ("no tests collected") counts
@@ -16,7 +17,7 @@ run_stage() {
   local name=$1 empty_ok=$2; shift 2
   echo
   echo "=== $name: pytest $*"
-  "$PY" -m pytest -p no:cacheprovider --junit-xml="$COURSE_TMP/junit-$name.xml" "$@" "${EXTRA[@]}"
+  "$PY" -m pytest -p no:cacheprovider --junit-xml="$JUNIT_DIR/junit-$name.xml" "$@" "${EXTRA[@]}"
   local rc=$?
   if [ "$rc" -eq 5 ] && [ "$empty_ok" = yes ]; then
     echo "=== $name: no tests collected (ok)"
@@ -29,10 +30,11 @@ EXTRA=("$@")
 # 1) unit tests
 run_stage unit no tests --ignore=tests/browser
 
-# 2) every notebook runs top to bottom and prints what it printed when recorded
+# 2) every notebook runs top to bottom and prints what it printed when recorded (the root
+#    conftest.py adds the sanitize file, the kernel and the kernels' variables, exactly as for
+#    an instructor's plain `pytest --nbval`)
 if compgen -G "notebooks/*.ipynb" >/dev/null; then
-  run_stage notebooks yes --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
-    --nbval-cell-timeout 300 notebooks/
+  run_stage notebooks yes --nbval notebooks/
 else
   echo; echo "=== notebooks: none in notebooks/ yet"
 fi
@@ -54,15 +56,7 @@ if [ ${#failed[@]} -gt 0 ]; then
 fi
 
 # one closing line over all stages (read by CI): "total: N passed, N failed, N skipped"
-"$PY" - "$COURSE_TMP" <<'PYEOF'
-import sys, pathlib, xml.etree.ElementTree as ET
-n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-for f in sorted(pathlib.Path(sys.argv[1]).glob("junit-*.xml")):
-    for suite in ET.parse(f).getroot().iter("testsuite"):
-        for k in n:
-            n[k] += int(suite.get(k, 0))
-bad = n["failures"] + n["errors"]
-print(f"\ntotal: {n['tests'] - bad - n['skipped']} passed, {bad} failed, {n['skipped']} skipped")
-PYEOF
+echo
+"$PY" scripts/junit_total.py "$JUNIT_DIR"
 
 [ ${#failed[@]} -eq 0 ]

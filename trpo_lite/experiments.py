@@ -3,8 +3,9 @@
 Each experiment trains several algorithms on the same seeds and stores, per run, the
 per-iteration log columns the notebooks plot (env steps, mean return of the last 20
 episodes, measured KL, line-search attempts, wall seconds) plus the solve point. Runs are
-deterministic for a seed (one BLAS thread), so ``tests/test_data.py`` re-runs the first
-iterations of one run and compares them with the committed file.
+deterministic for a seed (one BLAS thread, which ``train`` sets itself), so
+``tests/test_data.py`` re-runs the first iterations of one run and compares them with the
+committed file.
 """
 from __future__ import annotations
 
@@ -13,18 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import load_json, save_json
+from .threads import limited_threads
 from .train import config_from_dict, config_to_dict, train
 
 COMMAND = "python -m trpo_lite make-data"
 
 # Columns kept per iteration (wall_seconds is machine-dependent: plotted, never compared).
-KEPT = ("env_steps", "mean_return", "measured_kl", "line_search_attempts", "accepted",
-        "surrogate_improvement", "wall_seconds")
+KEPT = ("env_steps", "mean_return", "predicted_kl", "measured_kl", "line_search_attempts",
+        "accepted", "surrogate_improvement", "wall_seconds")
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """Algorithms x seeds on one environment; ``configs[algo]`` overrides TrainConfig fields."""
+    """Runs x seeds on one environment.
+
+    ``algos`` names the runs. A name is an algorithm ("trpo") or a label whose
+    ``configs[label]["algo"]`` says which algorithm it runs (several settings of one
+    algorithm); the other keys of ``configs[label]`` override TrainConfig fields.
+    ``keep_theta`` stores each run's final policy parameters, for notebooks that continue
+    from a trained policy (a long run's parameters differ between machines in their last
+    digits, so a notebook that needs the same numbers everywhere loads them from here).
+    """
 
     name: str                 # data file is data/<name>.json
     env_id: str
@@ -32,13 +42,17 @@ class Experiment:
     seeds: tuple
     total_steps: int
     configs: dict
+    keep_theta: bool = False
 
     @property
     def filename(self):
         return f"{self.name}.json"
 
-    def config(self, algo):
-        return config_from_dict(self.configs.get(algo, {}))
+    def algo_of(self, label):
+        return self.configs.get(label, {}).get("algo", label)
+
+    def config(self, label):
+        return config_from_dict({k: v for k, v in self.configs.get(label, {}).items() if k != "algo"})
 
 
 SMALL_POLICY = {"hidden": [16]}          # small enough for NPG's explicit Fisher matrix
@@ -60,23 +74,46 @@ EXPERIMENTS = {
         name="cartpole_trpo_raw_advantages", env_id="CartPole-v1", algos=("trpo",),
         seeds=(0, 1, 2, 3, 4), total_steps=100_000,
         configs={"trpo": {**SMALL_POLICY, "normalize_advantages": False}}),
+    # notebook 03: NPG's problems on one seed, next to damping and VPG (long NPG runs with light
+    # damping are chaotic: after ~25 updates a last-digit difference gives another trajectory)
+    "npg_cartpole": Experiment(
+        name="npg_cartpole", env_id="CartPole-v1",
+        algos=("npg_delta_0.01", "npg_delta_0.1", "npg_damped", "vpg_lr_2"), seeds=(0,),
+        total_steps=30_000,
+        configs={"npg_delta_0.01": {"algo": "npg", **SMALL_POLICY, "delta": 0.01, "damping": 1e-3},
+                 "npg_delta_0.1": {"algo": "npg", **SMALL_POLICY, "delta": 0.1, "damping": 1e-3},
+                 "npg_damped": {"algo": "npg", **SMALL_POLICY, "delta": 0.01, "damping": 0.1},
+                 "vpg_lr_2": {"algo": "vpg", **SMALL_POLICY, "lr": 2.0}}),
+    # notebook 06: the policy its line-search sections start from (TRPO, 40k steps, seed 0)
+    "cartpole_trpo_trained": Experiment(
+        name="cartpole_trpo_trained", env_id="CartPole-v1", algos=("trpo",), seeds=(0,),
+        total_steps=40_000, configs={"trpo": SMALL_POLICY}, keep_theta=True),
     "pendulum_trpo": Experiment(
         name="pendulum_trpo", env_id="Pendulum-v1", algos=("trpo",), seeds=(0, 1, 2),
         total_steps=300_000, configs={"trpo": {"n_envs": 8, "steps_per_env": 200, "lam": 0.95}}),
 }
 
 
+@limited_threads()
 def run_one(exp: Experiment, algo: str, seed: int, total_steps=None, callback=None):
-    """Train one (algo, seed) of ``exp``; return the record stored in the data file."""
-    res = train(algo, exp.env_id, seed, total_steps or exp.total_steps, exp.config(algo),
-                callback=callback)
+    """Train one (run name ``algo``, seed) of ``exp``; return the record stored in the data file.
+
+    One BLAS/OpenMP thread (as ``train``; ``run_experiment`` runs every (algo, seed) through
+    here), so the wall seconds stored are those of the recorded notebooks' setting.
+    """
+    res = train(exp.algo_of(algo), exp.env_id, seed, total_steps or exp.total_steps,
+                exp.config(algo), callback=callback)
     cols = {k: [row[k] for row in res.log] for k in KEPT}
     cols["accepted"] = [bool(a) for a in cols["accepted"]]
-    cols["measured_kl"] = [float(x) if np.isfinite(x) else None for x in cols["measured_kl"]]
+    for key in ("predicted_kl", "measured_kl"):
+        cols[key] = [float(x) if np.isfinite(x) else None for x in cols[key]]
     for key in ("mean_return", "surrogate_improvement"):
         cols[key] = [float(x) if np.isfinite(x) else None for x in cols[key]]
-    return {"algo": algo, "seed": int(seed), **cols,
-            "solved_at_step": res.solved_at_step, "solved_at_seconds": res.solved_at_seconds}
+    record = {"algo": algo, "seed": int(seed), **cols,
+              "solved_at_step": res.solved_at_step, "solved_at_seconds": res.solved_at_seconds}
+    if exp.keep_theta:
+        record["theta"] = [float(x) for x in res.theta]
+    return record
 
 
 def run_experiment(exp: Experiment, progress=None, data_dir=None):
@@ -89,6 +126,8 @@ def run_experiment(exp: Experiment, progress=None, data_dir=None):
                 progress(exp, algo, seed, runs[-1])
     payload = {"env_id": exp.env_id, "total_steps": exp.total_steps, "algos": list(exp.algos),
                "configs": {a: config_to_dict(exp.config(a)) for a in exp.algos}, "runs": runs}
+    if any(exp.algo_of(a) != a for a in exp.algos):
+        payload["algorithm"] = {a: exp.algo_of(a) for a in exp.algos}
     return save_json(exp.filename, payload, f"{COMMAND} --only {exp.name}", seeds=exp.seeds,
                      data_dir=data_dir)
 
@@ -119,3 +158,14 @@ def curves(payload, algo, key="mean_return", grid=None):
             inside = (grid >= x[ok][0]) & (grid <= x[ok][-1])
             out[i, inside] = np.interp(grid[inside], x[ok], y[ok])
     return grid, out
+
+
+def stored_log(payload, algo, seed=0):
+    """One stored run as rows like ``TrainResult.log``: dicts with ``iteration`` and the kept
+    columns, so the figures that draw a live run's log draw a stored run the same way."""
+    run = next((r for r in payload["runs"] if r["algo"] == algo and r["seed"] == seed), None)
+    if run is None:
+        raise ValueError(f"no run {algo!r} with seed {seed} in this data file")
+    columns = [k for k in KEPT if k in run]
+    return [dict(iteration=i + 1, **{k: (np.nan if run[k][i] is None else run[k][i]) for k in columns})
+            for i in range(len(run["env_steps"]))]

@@ -93,8 +93,9 @@ def line_search_table(result, max_kl):
              f"{'expected':>10} {'ratio':>7}  outcome"]
     for a in result.attempts:
         ratio = a.improvement / a.expected_improvement if np.isfinite(a.expected_improvement) else np.nan
-        lines.append(f"{a.j:>3d} {a.coef:>7.4f} {a.kl:>9.5f} {a.kl / max_kl:>9.3f} "
-                     f"{a.improvement:>+12.5f} {a.expected_improvement:>+10.5f} {ratio:>+7.2f}  "
+        # 3 significant digits: what survives a change of machine (README, the numbers contract)
+        lines.append(f"{a.j:>3d} {a.coef:>7.4f} {a.kl:>9.3g} {a.kl / max_kl:>9.3g} "
+                     f"{a.improvement:>+12.3g} {a.expected_improvement:>+10.3g} {ratio:>+7.2f}  "
                      f"{_LINE_SEARCH_WHY[a.reason]}")
     kept = "" if result.accepted else " (theta_new = theta_old)"
     lines.append(f"-> {result.message}{kept}")
@@ -602,13 +603,15 @@ def draw_kl_per_update(ax, log, delta, title=None):
 def draw_return_vs_env_steps(ax, results, threshold=None):
     """Learning curves: mean return of the last 20 episodes against environment steps.
 
-    ``results`` maps a label to a ``TrainResult``; ``threshold`` draws the solve line.
+    ``results`` maps a label to a ``TrainResult`` or to its log (for a stored run,
+    ``experiments.stored_log``); ``threshold`` draws the solve line.
     Returns {label: (env_steps, mean_return)}.
     """
     drawn = {}
     for label, result in results.items():
-        steps = np.array([row["env_steps"] for row in result.log])
-        ret = np.array([row["mean_return"] for row in result.log])
+        log = getattr(result, "log", result)
+        steps = np.array([row["env_steps"] for row in log])
+        ret = np.array([row["mean_return"] for row in log])
         ax.plot(steps, ret, lw=1.8, label=label)
         drawn[label] = (steps, ret)
     if threshold is not None:

@@ -1,4 +1,4 @@
-"""Notebook 01 (policy gradient): its claims, its learning-rate widget and its exercise checks."""
+"""Notebook 01 (policy gradient): its claims, its learning-rate widget and its exercise ch01."""
 from dataclasses import replace
 
 import matplotlib
@@ -10,20 +10,21 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.special import expit, log_expit  # noqa: E402
 
-from trpo_lite import checks, tabular, widgets  # noqa: E402
+from trpo_lite.course import ch01  # noqa: E402
+from trpo_lite.course.checking import central_difference_gradient  # noqa: E402
+from trpo_lite.course.running_example import gradient_ascent_path, running_example  # noqa: E402
 from trpo_lite.policies import make_policy  # noqa: E402
 from trpo_lite.rollout import Sampler, discounted_returns  # noqa: E402
 from trpo_lite.train import TrainConfig, train  # noqa: E402
 
-EX = tabular.running_example()
+EX = running_example()
 START = np.array(EX.theta_start)
 
 
 # ---------------------------------------------------------------- the notebook's claims
 def test_grad_J_equals_central_differences_of_J():
-    eps = 1e-5
     for theta in [START, np.zeros(2), np.array([1.0, 2.0]), np.array([4.0, -1.0])]:
-        fd = np.array([(EX.J(theta + eps * e) - EX.J(theta - eps * e)) / (2 * eps) for e in np.eye(2)])
+        fd = central_difference_gradient(EX.J, theta, eps=1e-5)
         np.testing.assert_allclose(EX.grad_J(theta), fd, rtol=1e-7, atol=1e-10)
 
 
@@ -38,7 +39,7 @@ def test_rare_state_gradient_is_scaled_by_its_visitation():
 
 
 def test_learning_rate_regimes_on_the_map():
-    paths = {lr: tabular.gradient_ascent_path(EX, START, lr, 60) for lr in (0.1, 1.0, 2.0, 3.0)}
+    paths = {lr: gradient_ascent_path(EX, START, lr, 60) for lr in (0.1, 1.0, 2.0, 3.0)}
     final_J = {lr: EX.J(p[-1]) for lr, p in paths.items()}
     assert max(final_J, key=final_J.get) == 1.0
     assert paths[0.1][-1, 1] < -3.5                          # stalls on the plateau in theta_1
@@ -80,10 +81,10 @@ def _path_line(fig):
 
 def test_draw_gradient_ascent_draws_a_different_path_per_learning_rate():
     fig = plt.figure()
-    small = widgets.draw_gradient_ascent(fig, lr=0.1, n_steps=60)
+    small = ch01.draw_gradient_ascent(fig, lr=0.1, n_steps=60)
     xy_small = _path_line(fig).get_xydata().copy()
     J_line_small = fig.axes[1].lines[0].get_ydata().copy()
-    large = widgets.draw_gradient_ascent(fig, lr=2.0, n_steps=60)
+    large = ch01.draw_gradient_ascent(fig, lr=2.0, n_steps=60)
     xy_large = _path_line(fig).get_xydata()
     J_line_large = fig.axes[1].lines[0].get_ydata()
 
@@ -99,13 +100,13 @@ def test_draw_gradient_ascent_draws_a_different_path_per_learning_rate():
 
 def test_draw_gradient_ascent_reports_paths_that_leave_the_map():
     fig = plt.figure()
-    out = widgets.draw_gradient_ascent(fig, lr=10.0, n_steps=60)
-    assert out["max_theta0"] > widgets.GRADIENT_ASCENT_XLIM[1]
+    out = ch01.draw_gradient_ascent(fig, lr=10.0, n_steps=60)
+    assert out["max_theta0"] > ch01.GRADIENT_ASCENT_XLIM[1]
     assert "leaves the map" in fig.axes[0].get_title()
 
 
 def test_gradient_ascent_explorer_sliders_change_the_result():
-    w = widgets.gradient_ascent_explorer()
+    w = ch01.gradient_ascent_explorer()
     lr_slider, steps_slider = w.children[0], w.children[1]
     first = w.result
     assert first["lr"] == pytest.approx(1.0) and first["n_steps"] == 60
@@ -128,7 +129,7 @@ def linear_softmax_score(theta, obs, actions):
 
 
 def test_check_linear_softmax_score_accepts_the_answer(capsys):
-    checks.check_linear_softmax_score(linear_softmax_score)
+    ch01.check_linear_softmax_score(linear_softmax_score)
     assert "all 5 checks passed" in capsys.readouterr().out
 
 
@@ -139,24 +140,24 @@ def test_check_linear_softmax_score_names_the_mistakes():
         return np.concatenate([(obs[:, :, None] * e[:, None, :]).reshape(len(obs), -1), e], axis=1)
 
     with pytest.raises(AssertionError, match="onehot"):
-        checks.check_linear_softmax_score(one_hot_only)
+        ch01.check_linear_softmax_score(one_hot_only)
     with pytest.raises(AssertionError, match="wrong sign"):
-        checks.check_linear_softmax_score(lambda t, o, a: -linear_softmax_score(t, o, a))
+        ch01.check_linear_softmax_score(lambda t, o, a: -linear_softmax_score(t, o, a))
 
     def not_yet(theta, obs, actions):
         raise NotImplementedError
 
     with pytest.raises(AssertionError, match="not implemented"):
-        checks.check_linear_softmax_score(not_yet)
+        ch01.check_linear_softmax_score(not_yet)
 
 
 def test_check_returns_to_go(capsys):
-    checks.check_returns_to_go(discounted_returns)
+    ch01.check_returns_to_go(discounted_returns)
     assert "all 5 checks passed" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="discount is missing"):
-        checks.check_returns_to_go(lambda r, g: np.cumsum(r[::-1])[::-1])
+        ch01.check_returns_to_go(lambda r, g: np.cumsum(r[::-1])[::-1])
     with pytest.raises(AssertionError, match="reversed"):
-        checks.check_returns_to_go(lambda r, g: discounted_returns(r, g)[::-1])
+        ch01.check_returns_to_go(lambda r, g: discounted_returns(r, g)[::-1])
 
 
 def reinforce_gradient(example, theta, n_episodes, rng, baseline=None, horizon=100, discount_steps=True):
@@ -176,14 +177,8 @@ def reinforce_gradient(example, theta, n_episodes, rng, baseline=None, horizon=1
     return np.einsum("t,tn,tnk->k", discount, weights, scores) / N
 
 
-def test_running_example_values_give_J():
-    for theta in [START, np.array([1.0, 2.0])]:
-        V = checks.running_example_values(EX, theta)
-        assert EX.mdp.mu0 @ V == pytest.approx(EX.J(theta), rel=1e-12)
-
-
 def test_check_reinforce_gradient_accepts_an_unbiased_estimator(capsys):
-    checks.check_reinforce_gradient(reinforce_gradient, table_sizes=(10, 1000))
+    ch01.check_reinforce_gradient(reinforce_gradient, table_sizes=(10, 1000))
     out = capsys.readouterr().out
     assert "all 7 checks passed" in out and "std of a one-episode estimate" in out
 
@@ -191,9 +186,9 @@ def test_check_reinforce_gradient_accepts_an_unbiased_estimator(capsys):
 def test_check_reinforce_gradient_rejects_biased_estimators():
     fast = dict(n_repeats=10, n_episodes=100)
     with pytest.raises(AssertionError, match="wrong sign"):
-        checks.check_reinforce_gradient(lambda *a, **k: -reinforce_gradient(*a, **k), **fast)
+        ch01.check_reinforce_gradient(lambda *a, **k: -reinforce_gradient(*a, **k), **fast)
     with pytest.raises(AssertionError, match="gamma"):
-        checks.check_reinforce_gradient(
+        ch01.check_reinforce_gradient(
             lambda *a, **k: reinforce_gradient(*a, discount_steps=False, **k), **fast)
     with pytest.raises(AssertionError, match=r"shape \(2,\)"):
-        checks.check_reinforce_gradient(lambda *a, **k: np.zeros(3), **fast)
+        ch01.check_reinforce_gradient(lambda *a, **k: np.zeros(3), **fast)

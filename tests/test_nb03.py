@@ -8,21 +8,21 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
-from trpo_lite import algos, checks, plots, tabular  # noqa: E402
+from trpo_lite import algos  # noqa: E402
+from trpo_lite import mdp as tab  # noqa: E402
+from trpo_lite.course import ch03, figures  # noqa: E402
+from trpo_lite.course.ch04 import random_spd  # noqa: E402
+from trpo_lite.course.running_example import (  # noqa: E402
+    gradient_ascent_path, natural_gradient_path, running_example)
 from trpo_lite.fisher import fisher_analytic  # noqa: E402
 from trpo_lite.train import TrainConfig, train  # noqa: E402
-
-
-def random_spd(n, rng):
-    A = rng.standard_normal((n, n))
-    return A @ A.T / n + 0.1 * np.eye(n)
 
 
 # ------------------------------------------------------------------ the math of the notebook
 @pytest.mark.parametrize("n", [1, 2, 5])
 def test_natural_step_maximises_linear_gain_inside_quadratic_kl_ellipse(n):
     rng = np.random.default_rng(n)
-    F, g, delta = random_spd(n, rng), rng.standard_normal(n), 0.02
+    F, g, delta = random_spd(n, 10.0, rng), rng.standard_normal(n), 0.02
     x = np.linalg.solve(F, g)
     s = algos.natural_step(x, F @ x, delta)
     oracle = minimize(lambda v: -g @ v, np.zeros(n), jac=lambda v: -g, method="SLSQP",
@@ -37,7 +37,7 @@ def test_natural_step_maximises_linear_gain_inside_quadratic_kl_ellipse(n):
 
 def test_natural_step_puts_any_direction_on_the_quadratic_kl_ellipse():
     rng = np.random.default_rng(3)
-    F = random_spd(6, rng)
+    F = random_spd(6, 10.0, rng)
     for _ in range(5):
         x = rng.standard_normal(6)
         for delta in (1e-3, 1e-2, 1e-1):
@@ -46,15 +46,15 @@ def test_natural_step_puts_any_direction_on_the_quadratic_kl_ellipse():
 
 
 def test_running_example_natural_direction_cancels_visitation_and_sigmoid_slope():
-    example = tabular.running_example()
+    example = running_example()
     gamma, tau = example.mdp.gamma, example.tau
     for theta in ((-4.0, -4.0), (1.0, -4.0), (0.3, 2.0)):
         theta = np.array(theta)
         pi = example.pi(theta)
         entropy = -np.sum(pi * np.log(pi), axis=1)
-        soft = tabular.TabularMDP(P=example.mdp.P, R=example.mdp.R + tau * entropy[:, None],
+        soft = tab.TabularMDP(P=example.mdp.P, R=example.mdp.R + tau * entropy[:, None],
                                   mu0=example.mdp.mu0, gamma=gamma)
-        Q = tabular.q_values(soft, pi)
+        Q = tab.q_values(soft, pi)
         a = Q[:, 1] - Q[:, 0] - tau * theta
         g, F = example.grad_J(theta), example.fisher(theta)
         np.testing.assert_allclose(g, example.rho(theta) * pi[:, 0] * pi[:, 1] * a, rtol=1e-10)
@@ -62,11 +62,11 @@ def test_running_example_natural_direction_cancels_visitation_and_sigmoid_slope(
 
 
 def test_natural_path_is_invariant_to_rescaling_and_vanilla_path_is_not():
-    example = tabular.running_example()
+    example = running_example()
     start = np.array(example.theta_start)
-    natural = {c: tabular.natural_gradient_path(example, start, 0.01, 20, scale=(1.0, c))
+    natural = {c: natural_gradient_path(example, start, 0.01, 20, scale=(1.0, c))
                for c in (0.2, 1.0, 5.0)}
-    vanilla = {c: tabular.gradient_ascent_path(example, start, 1.0, 20, scale=(1.0, c))
+    vanilla = {c: gradient_ascent_path(example, start, 1.0, 20, scale=(1.0, c))
                for c in (0.2, 1.0, 5.0)}
     for c in (0.2, 5.0):
         assert np.max(np.abs(natural[c] - natural[1.0])) < 1e-10
@@ -74,10 +74,10 @@ def test_natural_path_is_invariant_to_rescaling_and_vanilla_path_is_not():
 
 
 def test_natural_path_reaches_the_optimum_where_vanilla_crawls():
-    example = tabular.running_example()
+    example = running_example()
     start, opt = np.array(example.theta_start), example.theta_opt()
-    natural = tabular.natural_gradient_path(example, start, 0.01, 20)
-    vanilla = tabular.gradient_ascent_path(example, start, 1.0, 20)
+    natural = natural_gradient_path(example, start, 0.01, 20)
+    vanilla = gradient_ascent_path(example, start, 1.0, 20)
     assert np.linalg.norm(natural[-1] - opt) < 0.5 < np.linalg.norm(vanilla[-1] - opt)
 
 
@@ -97,14 +97,14 @@ def good_natural_step(g, F, delta):
 
 
 def test_check_natural_step_accepts_the_reference(capsys):
-    checks.check_natural_step(good_natural_step)
+    ch03.check_natural_step(good_natural_step)
     out = capsys.readouterr().out
     assert "natural step s: all 6 checks passed" in out
     assert "0.5 s^T F s = delta: all 6 checks passed" in out
 
 
 def test_check_natural_step_cases_include_one_dimension_and_ill_conditioning():
-    cases = checks.natural_step_cases()
+    cases = ch03.natural_step_cases()
     sizes = [len(args[0]) for _, args in cases]
     assert 1 in sizes
     assert max(np.linalg.cond(args[1]) for _, args in cases) > 1e4
@@ -123,12 +123,12 @@ def inverse_natural_step(g, F, delta):
 ])
 def test_check_natural_step_names_the_mistake(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_natural_step(wrong)
+        ch03.check_natural_step(wrong)
 
 
 def test_check_natural_step_reports_a_broken_ellipse_property():
     with pytest.raises(AssertionError, match=r"0.5 s\^T F s = delta: 6 of 6 checks failed"):
-        checks.check_natural_step(lambda g, F, d: 2 * good_natural_step(g, F, d))
+        ch03.check_natural_step(lambda g, F, d: 2 * good_natural_step(g, F, d))
 
 
 def good_toy_step(example, theta, delta):
@@ -138,15 +138,15 @@ def good_toy_step(example, theta, delta):
 
 
 def test_check_natural_gradient_step_toy(capsys):
-    checks.check_natural_gradient_step_toy(good_toy_step)
+    ch03.check_natural_gradient_step_toy(good_toy_step)
     assert "all 7 checks passed" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="theta_new = theta \\+ s"):
-        checks.check_natural_gradient_step_toy(lambda e, t, d: 2 * t - good_toy_step(e, t, d))
+        ch03.check_natural_gradient_step_toy(lambda e, t, d: 2 * t - good_toy_step(e, t, d))
     with pytest.raises(AssertionError, match="vanilla direction"):
-        checks.check_natural_gradient_step_toy(
+        ch03.check_natural_gradient_step_toy(
             lambda e, t, d: t + algos.natural_step(e.grad_J(t), e.fisher(t) @ e.grad_J(t), d))
     with pytest.raises(AssertionError, match="not implemented"):
-        checks.check_natural_gradient_step_toy(lambda e, t, d: (_ for _ in ()).throw(NotImplementedError))
+        ch03.check_natural_gradient_step_toy(lambda e, t, d: (_ for _ in ()).throw(NotImplementedError))
 
 
 def good_kl_pair(policy, theta, obs, step):
@@ -155,22 +155,22 @@ def good_kl_pair(policy, theta, obs, step):
 
 
 def test_check_predicted_and_measured_kl(capsys):
-    checks.check_predicted_and_measured_kl(good_kl_pair)
+    ch03.check_predicted_and_measured_kl(good_kl_pair)
     assert "all 6 checks passed" in capsys.readouterr().out
-    assert any(args[2].shape[0] == 1 for _, args in checks.predicted_and_measured_kl_cases())
+    assert any(args[2].shape[0] == 1 for _, args in ch03.predicted_and_measured_kl_cases())
     with pytest.raises(AssertionError, match="wrong direction"):
-        checks.check_predicted_and_measured_kl(
+        ch03.check_predicted_and_measured_kl(
             lambda p, t, o, s: np.array([good_kl_pair(p, t, o, s)[0], p.kl(t + s, t, o)]))
     with pytest.raises(AssertionError, match="half is missing"):
-        checks.check_predicted_and_measured_kl(
+        ch03.check_predicted_and_measured_kl(
             lambda p, t, o, s: good_kl_pair(p, t, o, s) * np.array([2.0, 1.0]))
 
 
 # ------------------------------------------------------------------ the figures
 def test_draw_reparametrisation_paths_draws_every_scale():
-    example = tabular.running_example()
+    example = running_example()
     fig, axes = plt.subplots(1, 2)
-    drawn = plots.draw_reparametrisation_paths(axes, example, 1.0, 0.01, 5, (1.0, 5.0))
+    drawn = ch03.draw_reparametrisation_paths(axes, example, 1.0, 0.01, 5, (1.0, 5.0))
     assert set(drawn) == {"vanilla", "natural"} and set(drawn["natural"]) == {1.0, 5.0}
     assert drawn["vanilla"][5.0].shape == (6, 2)
     for ax in axes:
@@ -189,7 +189,7 @@ def fake_log(measured, improvement, delta):
 def test_draw_kl_per_update_marks_violations_and_worse_surrogates():
     fig, ax = plt.subplots()
     log = fake_log([0.005, 0.02, 0.011, 0.009], [0.1, -0.2, 0.3, -0.01], 0.01)
-    drawn = plots.draw_kl_per_update(ax, log, 0.01)
+    drawn = ch03.draw_kl_per_update(ax, log, 0.01)
     np.testing.assert_array_equal(drawn["kl_exceeded"], [False, True, True, False])
     np.testing.assert_array_equal(drawn["surrogate_worse"], [False, True, False, True])
     labels = [line.get_label() for line in ax.lines]
@@ -205,7 +205,7 @@ def test_draw_return_vs_env_steps():
 
     fig, ax = plt.subplots()
     log = fake_log([0.01] * 3, [0.1] * 3, 0.01)
-    drawn = plots.draw_return_vs_env_steps(ax, {"a": Result(log)}, threshold=475)
+    drawn = figures.draw_return_vs_env_steps(ax, {"a": Result(log)}, threshold=475)
     np.testing.assert_array_equal(drawn["a"][0], [1000, 2000, 3000])
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.0, 10.0, 20.0])
     plt.close(fig)

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from trpo_lite import checks, widgets  # noqa: E402
+from trpo_lite.course import ch04  # noqa: E402
 from trpo_lite.cg import conjugate_gradient, steepest_descent  # noqa: E402
 from trpo_lite.data import load_json  # noqa: E402
 from trpo_lite.fisher import fisher_vector_product  # noqa: E402
@@ -22,22 +22,22 @@ BENCHMARK = REPO / "benchmarks" / "fisher_scaling.py"
 # ---- the 2-D quadratic ------------------------------------------------------------------
 @pytest.mark.parametrize("kappa", [1.0, 3.0, 100.0])
 def test_quadratic_2d_has_condition_number_kappa_and_minimum_at_x_star(kappa):
-    A, b = widgets.quadratic_2d(kappa)
+    A, b = ch04.quadratic_2d(kappa)
     eigenvalues = np.linalg.eigvalsh(A)
     np.testing.assert_allclose(eigenvalues, [1.0, kappa], rtol=1e-12)
-    np.testing.assert_allclose(np.linalg.solve(A, b), widgets.CG_DEMO_X_STAR, rtol=1e-10)
+    np.testing.assert_allclose(np.linalg.solve(A, b), ch04.CG_DEMO_X_STAR, rtol=1e-10)
 
 
 def test_quadratic_2d_rejects_kappa_below_one():
     with pytest.raises(ValueError, match="kappa"):
-        widgets.quadratic_2d(0.5)
+        ch04.quadratic_2d(0.5)
 
 
 @pytest.mark.parametrize("kappa", [3.0, 10.0, 100.0])
 def test_steepest_descent_from_the_worst_start_shrinks_the_a_norm_error_by_kappa_rate(kappa):
-    A, b = widgets.quadratic_2d(kappa)
+    A, b = ch04.quadratic_2d(kappa)
     x_star = np.linalg.solve(A, b)
-    sd = steepest_descent(lambda v: A @ v, b, max_iter=8, x0=widgets.worst_start_2d(kappa), tol=1e-14)
+    sd = steepest_descent(lambda v: A @ v, b, max_iter=8, x0=ch04.worst_start_2d(kappa), tol=1e-14)
     e = sd.iterates - x_star
     err = np.sqrt(np.einsum("ki,ij,kj->k", e, A, e))
     np.testing.assert_allclose(err[1:] / err[:-1], (kappa - 1) / (kappa + 1), rtol=1e-8)
@@ -45,7 +45,7 @@ def test_steepest_descent_from_the_worst_start_shrinks_the_a_norm_error_by_kappa
 
 # ---- the widget's draw function -----------------------------------------------------------
 def test_draw_returns_cg_exact_in_two_steps_and_the_requested_steepest_descent_steps(fig):
-    drawn = widgets.draw_cg_vs_steepest_descent(fig, n_iters=6, kappa=10.0)
+    drawn = ch04.draw_cg_vs_steepest_descent(fig, n_iters=6, kappa=10.0)
     assert drawn["cg_path"].shape == (3, 2) and drawn["sd_path"].shape == (7, 2)
     np.testing.assert_allclose(drawn["cg_path"][-1], drawn["x_star"], atol=1e-10)
     assert drawn["cg_error"][-1] < 1e-10 * drawn["cg_error"][0]
@@ -63,9 +63,9 @@ def _line(fig, ax_index, label_start):
 
 
 def test_iteration_slider_changes_the_drawn_steepest_descent_path(fig):
-    few = widgets.draw_cg_vs_steepest_descent(fig, n_iters=2, kappa=10.0)
+    few = ch04.draw_cg_vs_steepest_descent(fig, n_iters=2, kappa=10.0)
     path_few = _line(fig, 0, "steepest descent").get_xydata().copy()
-    many = widgets.draw_cg_vs_steepest_descent(fig, n_iters=12, kappa=10.0)
+    many = ch04.draw_cg_vs_steepest_descent(fig, n_iters=12, kappa=10.0)
     path_many = _line(fig, 0, "steepest descent").get_xydata()
     assert few["sd_path"].shape == (3, 2) and many["sd_path"].shape == (13, 2)
     assert path_few.shape == (3, 2) and path_many.shape == (13, 2)
@@ -74,9 +74,9 @@ def test_iteration_slider_changes_the_drawn_steepest_descent_path(fig):
 
 
 def test_kappa_slider_changes_the_quadratic_and_both_paths(fig):
-    low = widgets.draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=2.0)
+    low = ch04.draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=2.0)
     cg_low = _line(fig, 0, "conjugate gradient").get_xydata().copy()
-    high = widgets.draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=50.0)
+    high = ch04.draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=50.0)
     cg_high = _line(fig, 0, "conjugate gradient").get_xydata()
     assert not np.allclose(low["A"], high["A"])
     assert not np.allclose(low["sd_path"], high["sd_path"])
@@ -86,14 +86,14 @@ def test_kappa_slider_changes_the_quadratic_and_both_paths(fig):
 
 
 def test_draw_with_one_iteration_and_kappa_one(fig):
-    drawn = widgets.draw_cg_vs_steepest_descent(fig, n_iters=1, kappa=1.0)
+    drawn = ch04.draw_cg_vs_steepest_descent(fig, n_iters=1, kappa=1.0)
     # round bowl: both methods are exact after one step
     np.testing.assert_allclose(drawn["cg_path"][-1], drawn["x_star"], atol=1e-10)
     np.testing.assert_allclose(drawn["sd_path"][-1], drawn["x_star"], atol=1e-10)
 
 
 def test_explorer_sliders_change_the_result():
-    w = widgets.cg_vs_steepest_descent_explorer()
+    w = ch04.cg_vs_steepest_descent_explorer()
     sliders = {child.description: child for child in w.children if hasattr(child, "description")}
     first = w.result
     assert first["sd_path"].shape == (sliders["iterations"].value + 1, 2)
@@ -120,34 +120,34 @@ def reference_sd_step(Avp, b, x):
 
 
 def test_check_cg_accepts_the_reference(capsys):
-    checks.check_cg(reference_cg)
+    ch04.check_cg(reference_cg)
     assert "check_cg: all 7 checks passed" in capsys.readouterr().out
 
 
 def test_check_cg_names_steepest_descent_and_a_sign_error():
     with pytest.raises(AssertionError, match="hint: your iterates are steepest descent's"):
-        checks.check_cg(lambda Avp, b, k: steepest_descent(Avp, b, max_iter=k, tol=1e-15).x)
+        ch04.check_cg(lambda Avp, b, k: steepest_descent(Avp, b, max_iter=k, tol=1e-15).x)
     with pytest.raises(AssertionError, match="wrong sign"):
-        checks.check_cg(lambda Avp, b, k: -reference_cg(Avp, b, k))
+        ch04.check_cg(lambda Avp, b, k: -reference_cg(Avp, b, k))
     with pytest.raises(AssertionError, match="not implemented yet"):
-        checks.check_cg(lambda Avp, b, k: (_ for _ in ()).throw(NotImplementedError()))
+        ch04.check_cg(lambda Avp, b, k: (_ for _ in ()).throw(NotImplementedError()))
 
 
 def test_check_fisher_vector_product_accepts_the_reference(capsys):
-    checks.check_fisher_vector_product(reference_fvp)
+    ch04.check_fisher_vector_product(reference_fvp)
     assert "all 5 checks passed" in capsys.readouterr().out
 
 
 def test_check_fisher_vector_product_names_a_missing_mean_over_states():
     with pytest.raises(AssertionError, match="divide the sum over states by N"):
-        checks.check_fisher_vector_product(lambda p, t, o, v: len(o) * reference_fvp(p, t, o, v))
+        ch04.check_fisher_vector_product(lambda p, t, o, v: len(o) * reference_fvp(p, t, o, v))
 
 
 def test_check_steepest_descent_step_accepts_the_reference_and_rejects_a_unit_step(capsys):
-    checks.check_steepest_descent_step(reference_sd_step)
+    ch04.check_steepest_descent_step(reference_sd_step)
     assert "all 4 checks passed" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="check_steepest_descent_step"):
-        checks.check_steepest_descent_step(lambda Avp, b, x: x + (b - Avp(x)))
+        ch04.check_steepest_descent_step(lambda Avp, b, x: x + (b - Avp(x)))
 
 
 # ---- the benchmark script and its data file -----------------------------------------------

@@ -1,8 +1,8 @@
-"""Notebook 05 (monotonic improvement): its self-checks, its plot helpers, the claims it makes
-beyond tabular.py's own tests, and the stored notebook's shape.
+"""Notebook 05 (monotonic improvement): its self-checks, its plot helpers and the claims it makes
+beyond the tests of trpo_lite.mdp.
 
 The theorems themselves (performance-difference identity, the bound, MM monotonicity) are
-tested in tests/test_tabular.py.
+tested in tests/test_mdp.py.
 """
 
 import matplotlib
@@ -12,13 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from trpo_lite import checks, plots  # noqa: E402
-from trpo_lite import tabular as tab  # noqa: E402
+from trpo_lite import mdp as tab  # noqa: E402
+from trpo_lite.course import ch05  # noqa: E402
+from trpo_lite.course.checking import central_difference_hessian  # noqa: E402
 from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
 
 
-CHECKS = [checks.check_tabular_policy_evaluation, checks.check_tabular_advantages,
-          checks.check_tabular_surrogate, checks.check_penalty_coefficient]
+CHECKS = [ch05.check_tabular_policy_evaluation, ch05.check_tabular_advantages,
+          ch05.check_tabular_surrogate, ch05.check_penalty_coefficient]
 REFERENCES = [tab.policy_evaluation, tab.advantages, tab.surrogate, tab.penalty_coefficient]
 
 
@@ -35,17 +36,8 @@ def test_self_check_accepts_the_library_reference(check, reference, capsys):
     assert "checks passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("check", CHECKS)
-def test_self_check_says_not_implemented_for_the_student_stub(check):
-    def stub(*args):
-        raise NotImplementedError("your code here")
-
-    with pytest.raises(AssertionError, match="not implemented yet"):
-        check(stub)
-
-
 def test_self_checks_cover_one_state_one_action_and_gamma_zero():
-    labels = [label for label, _ in checks._tabular_cases(1)]
+    labels = [label for label, _ in ch05._tabular_cases(1)]
     assert any(label.startswith("S=1, A=1") for label in labels)
     assert any("gamma=0.0" in label for label in labels)
     assert len(labels) >= 5
@@ -61,17 +53,17 @@ def test_policy_evaluation_check_names_a_transposed_P_pi():
                                np.sum(pi * mdp.R, axis=1))
 
     with pytest.raises(AssertionError, match="P_pi is transposed"):
-        checks.check_tabular_policy_evaluation(transposed)
+        ch05.check_tabular_policy_evaluation(transposed)
 
 
 def test_policy_evaluation_check_reports_a_wrong_shape():
     with pytest.raises(AssertionError, match="wrong shape"):
-        checks.check_tabular_policy_evaluation(lambda mdp, pi: tab.policy_evaluation(mdp, pi)[:, None])
+        ch05.check_tabular_policy_evaluation(lambda mdp, pi: tab.policy_evaluation(mdp, pi)[:, None])
 
 
 def test_advantages_check_names_Q_instead_of_A():
     with pytest.raises(AssertionError, match="returned Q"):
-        checks.check_tabular_advantages(tab.q_values)
+        ch05.check_tabular_advantages(tab.q_values)
 
 
 def test_advantages_check_names_a_missing_gamma():
@@ -80,17 +72,17 @@ def test_advantages_check_names_a_missing_gamma():
         return mdp.R + mdp.P @ V - V[:, None]
 
     with pytest.raises(AssertionError, match="forgot gamma"):
-        checks.check_tabular_advantages(no_gamma)
+        ch05.check_tabular_advantages(no_gamma)
 
 
 def test_advantages_check_reports_a_sign_error():
     with pytest.raises(AssertionError, match="wrong sign"):
-        checks.check_tabular_advantages(lambda mdp, pi: -tab.advantages(mdp, pi))
+        ch05.check_tabular_advantages(lambda mdp, pi: -tab.advantages(mdp, pi))
 
 
 def test_surrogate_check_names_rho_new_the_exact_return():
     with pytest.raises(AssertionError, match="used rho_new"):
-        checks.check_tabular_surrogate(lambda mdp, pi_old, pi_new: tab.eta(mdp, pi_new))
+        ch05.check_tabular_surrogate(lambda mdp, pi_old, pi_new: tab.eta(mdp, pi_new))
 
 
 def test_surrogate_check_names_the_normalised_visitation():
@@ -99,7 +91,7 @@ def test_surrogate_check_names_the_normalised_visitation():
         return tab.eta(mdp, pi_old) + rho @ np.sum(pi_new * tab.advantages(mdp, pi_old), axis=1)
 
     with pytest.raises(AssertionError, match="normalised visitation"):
-        checks.check_tabular_surrogate(normalised)
+        ch05.check_tabular_surrogate(normalised)
 
 
 def test_surrogate_check_names_a_missing_eta_old():
@@ -108,7 +100,7 @@ def test_surrogate_check_names_a_missing_eta_old():
         return rho @ np.sum(pi_new * tab.advantages(mdp, pi_old), axis=1)
 
     with pytest.raises(AssertionError, match="forgot the constant eta"):
-        checks.check_tabular_surrogate(no_eta)
+        ch05.check_tabular_surrogate(no_eta)
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -118,7 +110,7 @@ def test_surrogate_check_names_a_missing_eta_old():
 ])
 def test_penalty_check_names_the_mistake(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_penalty_coefficient(wrong)
+        ch05.check_penalty_coefficient(wrong)
 
 
 def test_self_check_reports_an_exception_with_its_case():
@@ -128,14 +120,14 @@ def test_self_check_reports_an_exception_with_its_case():
         return tab.policy_evaluation(mdp, pi)
 
     with pytest.raises(AssertionError, match=r"\[S=1, A=1, gamma=0.9\] raised IndexError"):
-        checks.check_tabular_policy_evaluation(crashes_on_one_state)
+        ch05.check_tabular_policy_evaluation(crashes_on_one_state)
 
 
 # ------------------------------------------------------------------ plot helpers
 def test_loglog_with_slope_recovers_the_exponent_and_draws_data_and_reference():
     fig, ax = plt.subplots()
     t = np.logspace(-3, 0, 10)
-    slope = plots.loglog_with_slope(ax, t, 3.0 * t**2 + 1e-3 * t**3, slope=2, fit_below=0.1)
+    slope = ch05.loglog_with_slope(ax, t, 3.0 * t**2 + 1e-3 * t**3, slope=2, fit_below=0.1)
     assert abs(slope - 2) < 1e-2
     assert len(ax.lines) == 2 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
     np.testing.assert_allclose(ax.lines[1].get_ydata()[0], ax.lines[0].get_ydata()[0])
@@ -146,7 +138,7 @@ def test_mm_line_picture_marks_old_policy_and_argmax_of_M():
     t = np.linspace(-1, 2, 301)
     eta_t, L_t = t + 0.1 * t**2, t
     M_t = t - 5 * t**2                                # argmax at t = 0.1
-    out = plots.mm_line_picture(ax, t, eta_t, L_t, M_t)
+    out = ch05.mm_line_picture(ax, t, eta_t, L_t, M_t)
     assert abs(out["t_star"] - 0.1) < 1e-9
     assert out["M_star"] == pytest.approx(0.05) and out["eta_star"] == pytest.approx(0.101)
     xy = {line.get_label(): line.get_xydata() for line in ax.lines}
@@ -160,7 +152,7 @@ def test_mm_line_picture_marks_old_policy_and_argmax_of_M():
 def test_slack_histogram_uses_log_bins_spanning_all_slacks():
     fig, ax = plt.subplots()
     slack = np.array([1e-4, 1e-2, 1.0, 10.0, 1e3])
-    edges = plots.slack_histogram(ax, slack, np.array([0, 0, 1, 1, 2]), ["a", "b", "c"], n_bins=8)
+    edges = ch05.slack_histogram(ax, slack, np.array([0, 0, 1, 1, 2]), ["a", "b", "c"], n_bins=8)
     assert ax.get_xscale() == "log" and len(edges) == 9
     np.testing.assert_allclose(edges[[0, -1]], [1e-4, 1e3])
     assert np.allclose(np.diff(np.log10(edges)), np.log10(edges[1] / edges[0]))
@@ -168,26 +160,18 @@ def test_slack_histogram_uses_log_bins_spanning_all_slacks():
 
 def test_optimality_gap_curves_start_at_one_and_reach_zero_at_the_optimum():
     fig, ax = plt.subplots()
-    gaps = plots.optimality_gap_curves(ax, {"run": [0.0, 0.5, 0.9, 1.0]}, eta_opt=1.0)
+    gaps = ch05.optimality_gap_curves(ax, {"run": [0.0, 0.5, 0.9, 1.0]}, eta_opt=1.0)
     np.testing.assert_allclose(gaps["run"], [1.0, 0.5, 0.1, 0.0], atol=1e-15)
     assert len(ax.lines) >= 1 and ax.get_yscale() == "log"
 
 
-# --------------------------------------------- claims the notebook makes beyond tabular.py
+# --------------------------------------------- claims the notebook makes beyond trpo_lite.mdp
 def mean_kl_hessian_fd(pi_old, logits_old, rho, h=1e-4):
     """Central-difference Hessian of the rho-weighted mean KL(pi_old || softmax(z)) at z = logits_old."""
-    n = logits_old.size
-    z0 = logits_old.ravel()
-
     def kl(z):
         return tab.mean_kl(pi_old, tab.softmax_policy(z.reshape(logits_old.shape)), rho)
 
-    H = np.zeros((n, n))
-    for i in range(n):
-        for j in range(n):
-            ei, ej = np.eye(n)[i] * h, np.eye(n)[j] * h
-            H[i, j] = (kl(z0 + ei + ej) - kl(z0 + ei - ej) - kl(z0 - ei + ej) + kl(z0 - ei - ej)) / (4 * h * h)
-    return H
+    return central_difference_hessian(kl, logits_old.ravel(), eps=h)
 
 
 @pytest.mark.parametrize("seed", range(3))

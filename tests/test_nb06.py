@@ -7,21 +7,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from trpo_lite import checks, plots, tabular, widgets  # noqa: E402
 from trpo_lite.algos import natural_step  # noqa: E402
+from trpo_lite.course import ch06_checks, ch06_figures  # noqa: E402
+from trpo_lite.course.running_example import (  # noqa: E402
+    natural_gradient_path, running_example, trpo_step)
 from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def example():
-    return tabular.running_example()
+    return running_example()
 
 
 # ------------------------------------------------------------ the TRPO step on the running example
 def test_two_state_trpo_full_step_is_the_natural_gradient_step(example):
     for theta, delta in (((-4.0, -4.0), 0.01), ((0.5, 3.5), 0.3), ((2.0, -1.0), 0.05)):
-        full_step, _ = tabular.trpo_step(example, theta, delta)
-        natural = tabular.natural_gradient_path(example, theta, delta, 1)[1] - np.array(theta)
+        full_step, _ = trpo_step(example, theta, delta)
+        natural = natural_gradient_path(example, theta, delta, 1)[1] - np.array(theta)
         np.testing.assert_allclose(full_step, natural, rtol=1e-8)
         F = example.fisher(np.array(theta))
         assert 0.5 * full_step @ F @ full_step == pytest.approx(delta, rel=1e-10)
@@ -30,7 +32,7 @@ def test_two_state_trpo_full_step_is_the_natural_gradient_step(example):
 def test_accepted_step_is_inside_the_trust_region_and_improves_the_surrogate(example):
     for start in ((-4.0, -4.0), (0.0, 0.0), (0.5, 3.5), (3.0, -3.0), (-5.0, 5.0)):
         for delta in (0.01, 0.1, 0.5):
-            _, result = tabular.trpo_step(example, start, delta)
+            _, result = trpo_step(example, start, delta)
             if result.accepted:
                 assert example.kl(start, result.theta) <= delta
                 assert example.surrogate(start, result.theta) > example.surrogate(start, start)
@@ -41,23 +43,23 @@ def test_accepted_step_is_inside_the_trust_region_and_improves_the_surrogate(exa
 
 def test_notebook_cases_show_every_outcome(example):
     """The three traces of section 2: KL violations, no improvement, failure."""
-    _, kl_case = tabular.trpo_step(example, (-4.0, -4.0), 0.5)
+    _, kl_case = trpo_step(example, (-4.0, -4.0), 0.5)
     assert [a.reason for a in kl_case.attempts] == ["kl_violation"] * 4 + ["accepted"]
-    _, near = tabular.trpo_step(example, (0.5, 3.5), 0.3)
+    _, near = trpo_step(example, (0.5, 3.5), 0.3)
     assert [a.reason for a in near.attempts] == ["no_improvement"] * 3 + ["accepted"]
-    _, fail = tabular.trpo_step(example, (1.0, 4.0), 0.3)
+    _, fail = trpo_step(example, (1.0, 4.0), 0.3)
     assert not fail.accepted and len(fail.attempts) == 11
     assert fail.message.startswith("line search failed: kept theta_old")
 
 
 def test_ratio_rule_accepts_steps_outside_the_trust_region(example):
-    _, ratio = tabular.trpo_step(example, (-4.0, -4.0), 0.5, rule="improvement_ratio")
+    _, ratio = trpo_step(example, (-4.0, -4.0), 0.5, rule="improvement_ratio")
     assert ratio.accepted and ratio.coef == 1.0 and ratio.attempts[0].kl > 0.5
 
 
 def test_line_search_table_lists_every_attempt(example):
-    _, result = tabular.trpo_step(example, (1.0, 4.0), 0.3)
-    table = plots.line_search_table(result, 0.3).splitlines()
+    _, result = trpo_step(example, (1.0, 4.0), 0.3)
+    table = ch06_figures.line_search_table(result, 0.3).splitlines()
     assert len(table) == len(result.attempts) + 2
     assert "rejected: KL > delta and no improvement" in table[1]
     assert table[-1].startswith("-> line search failed: kept theta_old")
@@ -72,14 +74,14 @@ def map_markers(fig):
 
 def test_draw_line_search_points_and_colours_follow_delta(example):
     fig1, fig2 = plt.figure(), plt.figure()
-    big = widgets.draw_line_search(fig1, delta=0.5, example=example)
-    small = widgets.draw_line_search(fig2, delta=0.01, example=example)
+    big = ch06_figures.draw_line_search(fig1, delta=0.5, example=example)
+    small = ch06_figures.draw_line_search(fig2, delta=0.01, example=example)
     assert big["outcomes"] == ["kl_violation"] * 4 + ["accepted"]
     assert small["outcomes"] == ["kl_violation", "accepted"]
-    assert big["colors"][0] == plots.LINE_SEARCH_STYLE["kl_violation"][0]
-    assert big["colors"][-1] == plots.LINE_SEARCH_STYLE["accepted"][0]
+    assert big["colors"][0] == ch06_figures.LINE_SEARCH_STYLE["kl_violation"][0]
+    assert big["colors"][-1] == ch06_figures.LINE_SEARCH_STYLE["accepted"][0]
     assert big["points"].shape == (5, 2) and small["points"].shape == (2, 2)
-    at_centre = widgets.draw_line_search(plt.figure(), delta=0.01, theta_old=(0.0, 0.0),
+    at_centre = ch06_figures.draw_line_search(plt.figure(), delta=0.01, theta_old=(0.0, 0.0),
                                          example=example)
     assert at_centre["outcomes"] == ["accepted"] and at_centre["colors"] == ["limegreen"]
     np.testing.assert_allclose(big["points"],
@@ -98,10 +100,10 @@ def test_draw_line_search_points_and_colours_follow_delta(example):
 
 def test_draw_line_search_backtrack_coef_and_max_backtracks(example):
     fig = plt.figure()
-    coarse = widgets.draw_line_search(fig, delta=1.0, backtrack_coef=0.5, example=example)
+    coarse = ch06_figures.draw_line_search(fig, delta=1.0, backtrack_coef=0.5, example=example)
     np.testing.assert_allclose(coarse["coefs"], 0.5 ** np.arange(len(coarse["coefs"])))
     assert coarse["accepted"]
-    cut = widgets.draw_line_search(fig, delta=1.0, backtrack_coef=0.5, max_backtracks=1,
+    cut = ch06_figures.draw_line_search(fig, delta=1.0, backtrack_coef=0.5, max_backtracks=1,
                                    example=example)
     assert not cut["accepted"] and len(cut["points"]) == 2
     np.testing.assert_array_equal(cut["theta_new"], [-4.0, -4.0])
@@ -110,13 +112,13 @@ def test_draw_line_search_backtrack_coef_and_max_backtracks(example):
 
 def test_draw_line_search_shows_no_improvement_near_the_optimum(example):
     fig = plt.figure()
-    out = widgets.draw_line_search(fig, delta=0.3, theta_old=(0.5, 3.5), example=example)
-    assert out["colors"][0] == plots.LINE_SEARCH_STYLE["no_improvement"][0]
+    out = ch06_figures.draw_line_search(fig, delta=0.3, theta_old=(0.5, 3.5), example=example)
+    assert out["colors"][0] == ch06_figures.LINE_SEARCH_STYLE["no_improvement"][0]
     assert np.all(out["improvements"][:-1] <= 0) and out["improvements"][-1] > 0
 
 
 def test_line_search_explorer_sliders_change_the_result():
-    w = widgets.line_search_explorer()
+    w = ch06_figures.line_search_explorer()
     delta, backtrack_coef, max_backtracks, theta_old = w.children[:4]
     first = w.result
     assert first["outcomes"] == ["kl_violation"] * 4 + ["accepted"]
@@ -155,13 +157,13 @@ def kl_only_line_search(theta_old, full_step, surrogate, kl, delta, backtrack_co
 
 
 def test_check_line_search_passes_the_reference(capsys):
-    checks.check_line_search(reference_line_search)
+    ch06_checks.check_line_search(reference_line_search)
     assert "all 7 checks passed" in capsys.readouterr().out
 
 
 def test_check_line_search_explains_a_missing_improvement_test():
     with pytest.raises(AssertionError, match="is not > 0"):
-        checks.check_line_search(kl_only_line_search)
+        ch06_checks.check_line_search(kl_only_line_search)
 
 
 def test_check_line_search_explains_a_wrong_failure_result():
@@ -173,15 +175,7 @@ def test_check_line_search_explains_a_wrong_failure_result():
         return theta, attempts
 
     with pytest.raises(AssertionError, match="return theta_old unchanged"):
-        checks.check_line_search(returns_last_attempt)
-
-
-def test_check_line_search_reports_not_implemented():
-    def stub(*args):
-        raise NotImplementedError("your code here")
-
-    with pytest.raises(AssertionError, match="not implemented yet"):
-        checks.check_line_search(stub)
+        ch06_checks.check_line_search(returns_last_attempt)
 
 
 def test_check_full_step_passes_and_explains_the_missing_two(capsys):
@@ -189,7 +183,7 @@ def test_check_full_step_passes_and_explains_the_missing_two(capsys):
         step = natural_step(x, fvp(x), delta)
         return step, g @ step
 
-    checks.check_full_step(good)
+    ch06_checks.check_full_step(good)
     assert "all 4 checks passed" in capsys.readouterr().out
 
     def no_two(x, fvp, g, delta):
@@ -197,24 +191,24 @@ def test_check_full_step_passes_and_explains_the_missing_two(capsys):
         return step, g @ step
 
     with pytest.raises(AssertionError, match="factor 2 is missing"):
-        checks.check_full_step(no_two)
+        ch06_checks.check_full_step(no_two)
 
 
 def test_cg_iterates_satisfy_x_F_x_equals_g_x():
     """The hint of exercise 2: CG from 0 keeps x_k^T A x_k = b^T x_k at every iteration."""
-    for label, (x, fvp, g, delta) in checks.full_step_cases():
+    for label, (x, fvp, g, delta) in ch06_checks.full_step_cases():
         assert x @ fvp(x) == pytest.approx(g @ x, rel=1e-6), label
 
 
 def test_check_judge_attempt(capsys):
-    checks.check_judge_attempt(checks.judge_reference)
+    ch06_checks.check_judge_attempt(ch06_checks.judge_reference)
     assert "all 10 checks passed" in capsys.readouterr().out
 
     def strict_kl(kl, improvement, delta):
-        return checks.judge_reference(kl, improvement, delta) if kl != delta else "kl_violation"
+        return ch06_checks.judge_reference(kl, improvement, delta) if kl != delta else "kl_violation"
 
     with pytest.raises(AssertionError, match="KL exactly delta"):
-        checks.check_judge_attempt(strict_kl)
+        ch06_checks.check_judge_attempt(strict_kl)
 
 
 # ------------------------------------------------------------------------------ figures from data
@@ -237,14 +231,14 @@ def fake_payload():
 def test_data_figures_compute_what_they_draw():
     payload = fake_payload()
     fig, axes = plt.subplots(1, 3)
-    spread = plots.draw_curves_with_spread(axes[0], payload, ("npg", "trpo"), threshold=475)
+    spread = ch06_figures.draw_curves_with_spread(axes[0], payload, ("npg", "trpo"), threshold=475)
     grid, mean, low, high = spread["trpo"]
     assert np.all(low <= mean) and np.all(mean <= high) and np.all(high - low <= 1.0 + 1e-12)
-    fractions = plots.draw_kl_ratio_per_update(axes[1], payload, ("npg", "trpo"))
+    fractions = ch06_figures.draw_kl_ratio_per_update(axes[1], payload, ("npg", "trpo"))
     assert fractions == {"npg": 0.5, "trpo": 0.0}
-    counts = plots.draw_backtrack_counts(axes[2], payload, "trpo", 10)
+    counts = ch06_figures.draw_backtrack_counts(axes[2], payload, "trpo", 10)
     assert counts[1] == 16 and counts[3] == 2 and counts[11] == 2 and counts.sum() == 20
-    strips = plots.draw_kl_ratio_strips(axes[0], {"a": [0.5, 2.0], "b": [0.1]})
+    strips = ch06_figures.draw_kl_ratio_strips(axes[0], {"a": [0.5, 2.0], "b": [0.1]})
     assert strips == {"a": 0.5, "b": 0.0}
 
 
@@ -252,7 +246,7 @@ def test_draw_trpo_run_reads_the_training_log():
     log = [dict(iteration=i, env_steps=1000 * i, mean_return=20.0 * i, measured_kl=0.01,
                 line_search_attempts=1 + (i == 3), accepted=True) for i in range(1, 6)]
     fig, axes = plt.subplots(1, 3)
-    drawn = plots.draw_trpo_run(axes, log, 0.02)
+    drawn = ch06_figures.draw_trpo_run(axes, log, 0.02)
     np.testing.assert_array_equal(drawn["attempts"], [1, 1, 2, 1, 1])
     assert "1 of 5 updates shrank the step" in axes[2].get_title()
 
@@ -262,6 +256,6 @@ def test_draw_trpo_run_keeps_every_kl_in_view_with_room_for_the_legend():
     log = [dict(iteration=i + 1, env_steps=1000 * (i + 1), mean_return=20.0, measured_kl=k,
                 line_search_attempts=1, accepted=True) for i, k in enumerate(kls)]
     fig, axes = plt.subplots(1, 3)
-    plots.draw_trpo_run(axes, log, 0.02)
+    ch06_figures.draw_trpo_run(axes, log, 0.02)
     low, high = axes[1].get_ylim()
     assert low <= min(kls) / 3 and high >= 0.02, "the KL panel must show every point and delta"

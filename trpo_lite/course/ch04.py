@@ -1,0 +1,246 @@
+"""Notebook 04 (conjugate gradient): the exercises' self-checks and the CG-vs-steepest-descent explorer.
+
+Self-checks: conjugate gradient on SPD systems (04.1), the matrix-free Fisher-vector product
+(04.2) and one steepest-descent step (04.3). Explorer: CG and steepest descent side by side on
+a tilted 2-D quadratic for a number of iterations and a condition number (section 4).
+``random_spd`` makes the SPD test matrices of the checks and of the notebook.
+"""
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from ..cg import conjugate_gradient, steepest_descent
+from ..fisher import fisher_vector_product
+from ..mlp import MLP
+from ..policies import CategoricalPolicy, GaussianPolicy
+from .checking import compare
+from .figures import interactive_figure
+
+
+# ------------------------------------------------------------------ self-checks
+def random_spd(n, kappa, rng, eigenvalues=None):
+    """A random SPD matrix Q diag(lambda) Q^T (n, n): Q a random rotation, eigenvalues log-spaced
+    in [1, kappa] (condition number kappa), or the given ``eigenvalues``. Used by the checks
+    below and by notebook 04.
+    """
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.logspace(0.0, np.log10(kappa), n) if eigenvalues is None else np.asarray(eigenvalues)
+    return (Q * lam) @ Q.T
+
+
+def _matvec_with_matrix(A):
+    """``v -> A @ v`` that keeps A as an attribute, so a checker can also solve directly."""
+    A = np.asarray(A, dtype=float)
+
+    def Avp(v):
+        return A @ v
+
+    Avp.A = A
+    return Avp
+
+
+def check_cg(my_cg):
+    """Check ``my_cg(Avp, b, n_iters) -> x`` against ``trpo_lite.cg.conjugate_gradient`` and
+    ``numpy.linalg.solve`` on SPD systems (n = 1 to 30, condition numbers up to 100).
+
+    After n iterations (or as many as A has distinct eigenvalues) x must equal A^-1 b;
+    after fewer it must equal the library's CG iterate with the same number of iterations.
+    """
+    rng = np.random.default_rng(4)
+    cases = []
+
+    def add(label, A, n_iters, exact):
+        Avp = _matvec_with_matrix(A)
+        Avp.exact = exact
+        cases.append((label, (Avp, rng.standard_normal(len(A)), n_iters)))
+
+    add("n=1, 1 iteration, vs numpy.linalg.solve", np.array([[2.5]]), 1, True)
+    add("n=2, 2 iterations, vs numpy.linalg.solve", random_spd(2, 10.0, rng), 2, True)
+    add("n=5, 5 iterations, vs numpy.linalg.solve", random_spd(5, 30.0, rng), 5, True)
+    add("n=20, kappa=10, 20 iterations, vs numpy.linalg.solve", random_spd(20, 10.0, rng), 20, True)
+    add("n=30 with 3 distinct eigenvalues, 3 iterations, vs numpy.linalg.solve",
+        random_spd(30, 0, rng, np.repeat([1.0, 4.0, 10.0], 10)), 3, True)
+    add("n=10, 1 iteration, vs conjugate_gradient", random_spd(10, 50.0, rng), 1, False)
+    add("n=20, 4 iterations, vs conjugate_gradient", random_spd(20, 100.0, rng), 4, False)
+
+    def reference(Avp, b, n_iters):
+        if Avp.exact:
+            return np.linalg.solve(Avp.A, b)
+        return conjugate_gradient(Avp, b, max_iter=n_iters, tol=1e-15).x
+
+    try:
+        compare("check_cg", my_cg, reference, cases, rtol=1e-6, atol=1e-9)
+    except AssertionError as exc:
+        Avp, b, _ = cases[-1][1]
+        try:
+            got = np.asarray(my_cg(Avp, b, 4), dtype=float)
+        except Exception:  # noqa: BLE001  (already reported above)
+            raise exc from None
+        sd = steepest_descent(Avp, b, max_iter=4, tol=1e-15).x
+        if got.shape == sd.shape and np.allclose(got, sd, rtol=1e-6, atol=1e-9):
+            raise AssertionError(f"{exc}\n  hint: your iterates are steepest descent's; the next "
+                                 "direction is p = r_new + beta * p with beta = r_new.r_new / r.r")
+        raise
+
+
+def check_fisher_vector_product(my_fvp):
+    """Check ``my_fvp(policy, theta, obs, v) -> F v`` against
+    ``trpo_lite.fisher.fisher_vector_product`` (categorical and Gaussian policies, N = 1 to 50).
+    """
+    rng = np.random.default_rng(5)
+    cases = []
+    for label, policy, n in [("linear softmax policy, 2 actions, N=50", CategoricalPolicy(MLP((4, 2))), 50),
+                             ("softmax MLP (4, 16, 2), N=30", CategoricalPolicy(MLP((4, 16, 2))), 30),
+                             ("softmax MLP (3, 8, 3), 3 actions, N=20", CategoricalPolicy(MLP((3, 8, 3))), 20),
+                             ("softmax MLP (4, 8, 2), batch size 1", CategoricalPolicy(MLP((4, 8, 2))), 1),
+                             ("Gaussian MLP (3, 8, 2), N=25", GaussianPolicy(MLP((3, 8, 2))), 25)]:
+        theta = 0.5 * rng.standard_normal(policy.n_params)
+        obs = rng.standard_normal((n, policy.net.in_dim))
+        cases.append((label, (policy, theta, obs, rng.standard_normal(policy.n_params))))
+    try:
+        compare("check_fisher_vector_product", my_fvp,
+                lambda policy, theta, obs, v: fisher_vector_product(policy, theta, obs, v),
+                cases, rtol=1e-5, atol=1e-9)
+    except AssertionError as exc:
+        policy, theta, obs, v = cases[0][1]
+        try:
+            got = np.asarray(my_fvp(policy, theta, obs, v), dtype=float)
+        except Exception:  # noqa: BLE001  (already reported above)
+            raise exc from None
+        ref = fisher_vector_product(policy, theta, obs, v)
+        if got.shape == ref.shape and np.allclose(got, len(obs) * ref, rtol=1e-5, atol=1e-9):
+            raise AssertionError(f"{exc}\n  hint: F is the MEAN over states of J^T M J: "
+                                 "divide the sum over states by N") from None
+        raise
+
+
+def check_steepest_descent_step(my_step):
+    """Check ``my_step(Avp, b, x) -> x_new`` (one steepest-descent step with exact line search
+    on f(x) = 0.5 x^T A x - b^T x) against ``trpo_lite.cg.steepest_descent(max_iter=1)``."""
+    rng = np.random.default_rng(6)
+    cases = []
+    for label, A, x in [("n=1", np.array([[3.0]]), np.array([2.0])),
+                        ("n=2, kappa=10, from x = 0", random_spd(2, 10.0, rng), np.zeros(2)),
+                        ("n=2, kappa=100", random_spd(2, 100.0, rng), rng.standard_normal(2)),
+                        ("n=8, kappa=30", random_spd(8, 30.0, rng), rng.standard_normal(8))]:
+        cases.append((label, (_matvec_with_matrix(A), rng.standard_normal(len(A)), x)))
+    compare("check_steepest_descent_step", my_step,
+            lambda Avp, b, x: steepest_descent(Avp, b, max_iter=1, x0=x, tol=1e-15).x,
+            cases, rtol=1e-8, atol=1e-10)
+
+
+# --------------------------------- explorer: CG vs steepest descent in 2-D (section 4)
+CG_DEMO_ANGLE = np.pi / 6          # the ellipses' tilt (30 degrees)
+CG_DEMO_X_STAR = np.array([1.0, 0.5])
+
+
+def _rotation(angle):
+    """The 2-D rotation by ``angle`` (radians), shape (2, 2)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def quadratic_2d(kappa=10.0, angle=CG_DEMO_ANGLE, x_star=CG_DEMO_X_STAR):
+    """The 2-D quadratic of notebook 04: ``A = R diag(1, kappa) R^T``, ``b = A x_star``.
+
+    f(x) = 0.5 x^T A x - b^T x has its minimum at x_star and condition number kappa;
+    R rotates by ``angle`` so that the ellipses are tilted. Returns (A (2, 2), b (2,)).
+    """
+    if not np.isfinite(kappa) or kappa < 1:
+        raise ValueError(f"kappa must be a finite number >= 1, got {kappa!r}")
+    R = _rotation(angle)
+    A = R @ np.diag([1.0, float(kappa)]) @ R.T
+    return A, A @ np.asarray(x_star, dtype=float)
+
+
+def worst_start_2d(kappa=10.0, angle=CG_DEMO_ANGLE, x_star=CG_DEMO_X_STAR):
+    """Start x0 = x* + R (-3, 3 / kappa) of ``quadratic_2d``: the error has eigen-coordinates
+    proportional to (1/lambda_1, 1/lambda_2), from which steepest descent shrinks the A-norm
+    error by exactly (kappa - 1) / (kappa + 1) per step (its worst case); shape (2,)."""
+    return np.asarray(x_star, dtype=float) + _rotation(angle) @ np.array([-3.0, 3.0 / kappa])
+
+
+def draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=10.0, x0=None):
+    """CG and steepest descent on ``quadratic_2d(kappa)``, both started at ``x0``
+    (default ``worst_start_2d(kappa)``).
+
+    Left: contours of f(x) = 0.5 x^T A x - b^T x with the first ``n_iters`` iterates of each
+    method (CG stops after at most 2 = n steps). Right: the A-norm error
+    ||x_k - x*||_A = sqrt(2 (f(x_k) - f(x*))) per iteration, log scale. Returns the drawn data:
+    ``A``, ``b``, ``x_star``, ``cg_path`` (k+1, 2), ``sd_path`` (n_iters+1, 2), ``cg_error``,
+    ``sd_error`` (the A-norm errors along each path).
+    """
+    n_iters = int(n_iters)
+    A, b = quadratic_2d(kappa)
+    x0 = worst_start_2d(kappa) if x0 is None else np.asarray(x0, dtype=float)
+    x_star = np.linalg.solve(A, b)
+    Avp = lambda v: A @ v  # noqa: E731
+    cg = conjugate_gradient(Avp, b, max_iter=n_iters, tol=1e-12, x0=x0, keep_iterates=True)
+    sd = steepest_descent(Avp, b, max_iter=n_iters, x0=x0, tol=1e-12)
+
+    def a_norm_error(path):
+        e = path - x_star
+        return np.sqrt(np.einsum("ki,ij,kj->k", e, A, e))
+
+    cg_error, sd_error = a_norm_error(cg.iterates), a_norm_error(sd.iterates)
+
+    fig.clear()
+    ax_map, ax_err = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+    pts = np.vstack([cg.iterates, sd.iterates, x_star, x0])
+    centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
+    half = 0.6 * (pts.max(axis=0) - pts.min(axis=0)).max() + 0.1
+    t0 = np.linspace(centre[0] - half, centre[0] + half, 201)
+    t1 = np.linspace(centre[1] - half, centre[1] + half, 201)
+    X0, X1 = np.meshgrid(t0, t1)
+    X = np.stack([X0, X1], axis=-1)
+    f = 0.5 * np.einsum("...i,ij,...j->...", X, A, X) - X @ b
+    f_star = -0.5 * b @ x_star
+    levels = f_star + np.geomspace(1e-3, 1.0, 12) * (f.max() - f_star)
+    ax_map.contour(t0, t1, f, levels=levels, colors="gray", linewidths=0.8, linestyles="solid")
+    ax_map.plot(*sd.iterates.T, "o-", color="tab:orange", ms=4, lw=1.5,
+                label=f"steepest descent ({sd.iterations} steps)")
+    ax_map.plot(*cg.iterates.T, "s-", color="tab:blue", ms=6, lw=2.5,
+                label=f"conjugate gradient ({cg.iterations} steps)")
+    ax_map.plot(*x_star, "*", color="gold", mec="black", ms=16, label=r"$x^* = A^{-1}b$", zorder=5)
+    ax_map.plot(*x0, "o", color="white", mec="black", ms=8, label="$x_0$", zorder=5)
+    ax_map.set_xlim(t0[0], t0[-1])
+    ax_map.set_ylim(t1[0], t1[-1])
+    ax_map.set_aspect("equal")
+    ax_map.set_xlabel("$x_1$")
+    ax_map.set_ylabel("$x_2$")
+    ax_map.set_title(rf"$f(x) = \frac{{1}}{{2}}x^TAx - b^Tx$, $\kappa(A)$ = {kappa:.3g}")
+    ax_map.legend(loc="lower left", fontsize=8)
+
+    floor = 1e-16 * cg_error[0]
+    ax_err.semilogy(np.arange(len(sd_error)), np.maximum(sd_error, floor), "o-",
+                    color="tab:orange", label="steepest descent")
+    k = np.arange(n_iters + 1)
+    rate = (kappa - 1.0) / (kappa + 1.0)
+    ax_err.semilogy(k, np.maximum(sd_error[0] * rate ** k, floor), ":", color="black",
+                    label=r"$((\kappa-1)/(\kappa+1))^k$")
+    ax_err.semilogy(np.arange(len(cg_error)), np.maximum(cg_error, floor), "s-",
+                    color="tab:blue", label="conjugate gradient")
+    ax_err.set_xlabel("iteration k")
+    ax_err.set_ylabel(r"error $\|x_k - x^*\|_A$")
+    ax_err.set_xlim(-0.3, max(n_iters, 2) + 0.3)
+    ax_err.set_ylim(floor / 3, 3 * cg_error[0])
+    ax_err.set_title(f"after {n_iters} iterations: error / initial error\n"
+                     f"CG {cg_error[-1] / cg_error[0]:.0e},  steepest descent {sd_error[-1] / sd_error[0]:.0e}")
+    ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_err.legend(loc="center right", fontsize=8)
+    fig.tight_layout()
+    return {"A": A, "b": b, "x0": x0, "x_star": x_star, "cg_path": cg.iterates, "sd_path": sd.iterates,
+            "cg_error": cg_error, "sd_error": sd_error}
+
+
+def cg_vs_steepest_descent_explorer():
+    """Widget: number of iterations and condition number -> ``draw_cg_vs_steepest_descent``."""
+    return interactive_figure(
+        draw_cg_vs_steepest_descent, figsize=(11, 4.6),
+        n_iters=widgets.IntSlider(value=3, min=1, max=40, description="iterations",
+                                  continuous_update=False),
+        kappa=widgets.FloatLogSlider(value=10.0, base=10, min=0, max=2, step=0.1,
+                                     description="kappa(A)", readout_format=".1f",
+                                     continuous_update=False))

@@ -1,0 +1,322 @@
+"""Notebook 06 (TRPO): its figures, its line-search table and the line-search explorer.
+
+The line search attempt by attempt as a text table (sections 2, 5 and 8); a TRPO run's
+return, KL and backtracking (section 4); the KL / delta of the steps two rules take (section 6)
+and the stored multi-seed runs of data/ as curves, KL ratios and backtracking counts (sections 7
+and 8); and the explorer (section 3): every attempt of one TRPO line search on the running
+example's map, coloured by its outcome. The exercises' checks are in ``ch06_checks``.
+"""
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from .. import experiments
+from ..rollout import SOLVE_THRESHOLDS
+from .figures import (ALGO_COLORS, delta_slider, draw_kl_contour, draw_solve_line,
+                      interactive_figure, kl_contour_legend, kl_ellipse, running_example_map,
+                      theta_old_menu)
+from .running_example import running_example, trpo_step
+
+
+# -------------------------------------------------------- the line search as a table
+# reason -> (colour, marker, legend label) for line-search attempts (notebook 06)
+LINE_SEARCH_STYLE = {
+    "accepted": ("limegreen", "o", "accepted"),
+    "kl_violation": ("red", "X", r"rejected: KL > $\delta$"),
+    "no_improvement": ("orange", "v", "rejected: no improvement"),
+    "kl_violation_and_no_improvement": ("magenta", "P", "rejected: both"),
+    "ratio_too_small": ("orange", "v", "rejected: ratio too small"),
+    "non_finite": ("black", "x", "rejected: NaN or inf"),
+}
+_LINE_SEARCH_WHY = {
+    "accepted": "accepted",
+    "kl_violation": "rejected: KL > delta",
+    "no_improvement": "rejected: surrogate did not improve",
+    "kl_violation_and_no_improvement": "rejected: KL > delta and no improvement",
+    "ratio_too_small": "rejected: actual/expected <= accept_ratio",
+    "non_finite": "rejected: NaN or inf",
+}
+
+
+def line_search_table(result, max_kl):
+    """The attempts of a ``LineSearchResult`` as a text table, one row per attempt.
+
+    Columns: j, coef = backtrack_coef**j, measured mean KL, KL / delta, measured surrogate
+    improvement, expected (linear) improvement coef * g^T full_step, their ratio, outcome.
+    The last line is the line search's own message.
+    """
+    lines = [f"{'j':>3} {'coef':>7} {'KL':>9} {'KL/delta':>9} {'improvement':>12} "
+             f"{'expected':>10} {'ratio':>7}  outcome"]
+    for a in result.attempts:
+        ratio = a.improvement / a.expected_improvement if np.isfinite(a.expected_improvement) else np.nan
+        # 3 significant digits: what survives a change of machine (README, the numbers contract)
+        lines.append(f"{a.j:>3d} {a.coef:>7.4f} {a.kl:>9.3g} {a.kl / max_kl:>9.3g} "
+                     f"{a.improvement:>+12.3g} {a.expected_improvement:>+10.3g} {ratio:>+7.2f}  "
+                     f"{_LINE_SEARCH_WHY[a.reason]}")
+    kept = "" if result.accepted else " (theta_new = theta_old)"
+    lines.append(f"-> {result.message}{kept}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- a TRPO run (section 4)
+def draw_trpo_run(axes, log, delta, title=None, env_id="CartPole-v1"):
+    """A training log (``TrainResult.log``) of TRPO in three panels.
+
+    ``axes[0]``: mean return of the last 20 episodes vs env steps; ``axes[1]``: measured mean KL
+    of each update with the trust-region radius delta (log scale); ``axes[2]``: number of
+    line-search attempts per update (1 = the full step was accepted). The solve line is
+    ``rollout.SOLVE_THRESHOLDS[env_id]``. Returns the arrays drawn.
+    """
+    steps = np.array([row["env_steps"] for row in log])
+    ret = np.array([row["mean_return"] for row in log])
+    kl = np.array([row["measured_kl"] for row in log])
+    attempts = np.array([row["line_search_attempts"] for row in log])
+    accepted = np.array([row["accepted"] for row in log], dtype=bool)
+    ax_ret, ax_kl, ax_ls = axes
+    ax_ret.plot(steps, ret, color="tab:blue", lw=2, label="TRPO")
+    draw_solve_line(ax_ret, SOLVE_THRESHOLDS[env_id])
+    ax_ret.set_xlabel("environment steps")
+    ax_ret.set_ylabel("mean return (last 20 episodes)")
+    ax_ret.set_title(title or "learning curve")
+    ax_ret.legend(fontsize=8, loc="lower right")
+    it = np.arange(1, len(log) + 1)
+    ax_kl.semilogy(it[accepted], kl[accepted], "o-", color="tab:blue", ms=4, lw=1,
+                   label="measured KL of the accepted step")
+    ax_kl.axhline(delta, color="black", ls="--", lw=1.5, label=rf"$\delta$ = {delta:g}")
+    ax_kl.set_xlabel("update")
+    ax_kl.set_ylabel(r"mean KL($\pi_{old} \| \pi_{new}$)")
+    ax_kl.set_title(rf"KL per update (max {kl.max() / delta:.2f} $\delta$)")
+    shown = kl[accepted & (kl > 0)]
+    ax_kl.set_ylim((shown.min() if shown.size else delta) / 4, 2 * delta)   # legend below the points
+    ax_kl.legend(fontsize=8, loc="lower right")
+    ax_ls.bar(it, attempts, color=np.where(accepted, "tab:blue", "tab:red"), width=0.8)
+    ax_ls.set_xlabel("update")
+    ax_ls.set_ylabel("line-search attempts")
+    ax_ls.set_title(f"backtracking: {int((attempts > 1).sum())} of {len(it)} updates shrank the step")
+    ax_ls.set_ylim(0, max(3, attempts.max() + 1))
+    ax_ls.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return {"env_steps": steps, "mean_return": ret, "measured_kl": kl, "attempts": attempts,
+            "accepted": accepted}
+
+
+# ------------------------------- KL / delta of the steps taken; the runs stored in data/
+CURVE_LINESTYLES = {"npg": "--"}     # NPG dashed: at small delta it can coincide with TRPO
+
+
+def draw_curves_with_spread(ax, payload, algos, key="mean_return", labels=None, threshold=None):
+    """Mean over seeds (line) and min-max over seeds (band) of ``key`` vs env steps.
+
+    ``payload`` is ``experiments.load_experiment(name)``; curves are interpolated on a common
+    env-step grid (``experiments.curves``), where every seed has a value.
+    Returns {algo: (grid, mean, low, high)}.
+    """
+    drawn = {}
+    for algo in algos:
+        grid, values = experiments.curves(payload, algo, key)
+        ok = np.all(np.isfinite(values), axis=0)
+        grid, values = grid[ok], values[:, ok]
+        mean, low, high = values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+        color = ALGO_COLORS.get(algo)
+        label = (labels or {}).get(algo, algo.upper())
+        ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0)
+        ax.plot(grid, mean, color=color, lw=2, ls=CURVE_LINESTYLES.get(algo, "-"),
+                label=f"{label} (mean, min-max of {len(values)} seeds)")
+        drawn[algo] = (grid, mean, low, high)
+    draw_solve_line(ax, threshold)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("mean return (last 20 episodes)")
+    ax.legend(fontsize=8, loc="upper left")
+    return drawn
+
+
+def per_update_values(payload, algo, key):
+    """All seeds' per-update values of ``key`` for ``algo``, concatenated -> (n_updates,)."""
+    runs = [r for r in payload["runs"] if r["algo"] == algo]
+    return np.array([np.nan if v is None else v for r in runs for v in r[key]], dtype=float)
+
+
+def draw_kl_ratio_per_update(ax, payload, algos, labels=None):
+    """Measured KL / delta of every update of every seed vs env steps, one colour per algorithm.
+
+    delta is each algorithm's configured trust-region radius (``payload["configs"]``); the line
+    at 1 is the constraint. Returns {algo: fraction of updates with KL > delta}.
+    """
+    fractions = {}
+    for k, algo in enumerate(algos):
+        delta = payload["configs"][algo]["delta"]
+        steps = per_update_values(payload, algo, "env_steps")
+        ratio = per_update_values(payload, algo, "measured_kl") / delta
+        ok = np.isfinite(ratio) & (ratio > 0)
+        fractions[algo] = float(np.mean(ratio[ok] > 1.0))
+        label = (labels or {}).get(algo, algo.upper())
+        jitter = (k - (len(algos) - 1) / 2) * 0.01 * payload["total_steps"]
+        ax.semilogy(steps[ok] + jitter, ratio[ok], ".", ms=4, alpha=0.6, color=ALGO_COLORS.get(algo),
+                    label=f"{label}: {100 * fractions[algo]:.0f}% of updates above")
+    ax.axhline(1.0, color="black", ls="--", lw=1.5, label=r"KL = $\delta$")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(r"measured KL / $\delta$")
+    ax.legend(fontsize=8, loc="lower right")
+    return fractions
+
+
+def draw_backtrack_counts(ax, payload, algo="trpo", max_backtracks=10):
+    """Histogram (bars) of line-search attempts per update over all seeds of ``algo``.
+
+    Returns the counts (max_backtracks + 2,): index k = updates with k attempts (0 unused).
+    """
+    attempts = per_update_values(payload, algo, "line_search_attempts").astype(int)
+    counts = np.bincount(attempts, minlength=max_backtracks + 2)
+    k = np.arange(1, len(counts))
+    ax.bar(k, counts[1:], color=ALGO_COLORS.get(algo, "tab:blue"))
+    ax.set_yscale("log")
+    ax.set_xlabel("line-search attempts in one update (1 = full step accepted)")
+    ax.set_ylabel("number of updates (all seeds)")
+    ax.set_xticks(k)
+    ax.set_ylim(0.5, 2 * max(counts.max(), 1))
+    return counts
+
+
+def draw_kl_ratio_strips(ax, groups, colors=None):
+    """One vertical strip of points per group: measured KL / delta of the steps a method took.
+
+    ``groups`` maps a label to an array of KL / delta values (one per accepted step). The
+    dashed line at 1 is the trust region's edge. Returns {label: fraction of values > 1}.
+    """
+    fractions = {}
+    rng = np.random.default_rng(0)                      # horizontal jitter only
+    for k, (label, ratios) in enumerate(groups.items()):
+        ratios = np.asarray(ratios, dtype=float)
+        ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+        fractions[label] = float(np.mean(ratios > 1.0)) if ratios.size else 0.0
+        x = k + rng.uniform(-0.25, 0.25, ratios.size)
+        color = None if colors is None else colors[k]
+        ax.semilogy(x, ratios, ".", ms=4, alpha=0.5, color=color)
+        ax.text(k, 0.97, f"{100 * fractions[label]:.0f}% above 1", transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    ax.axhline(1.0, color="black", ls="--", lw=1.5, label=r"KL = $\delta$")
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(list(groups), fontsize=8)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * 4)                         # room for the labels at the top
+    ax.set_ylabel(r"measured KL / $\delta$ of the step taken")
+    ax.legend(fontsize=8, loc="lower right")
+    return fractions
+
+
+# --------------------------------- explorer: one TRPO line search on the map (section 3)
+LINE_SEARCH_STARTS = (("saturated start (-4, -4)", (-4.0, -4.0)),
+                      ("below the optimum (0.5, 3.5)", (0.5, 3.5)),
+                      ("next to the optimum (1, 4)", (1.0, 4.0)))
+
+
+def _square_box(points, margin=0.12, min_width=2.0):
+    """A (lo, hi) range that contains every row of ``points`` on both axes, with a margin."""
+    lo, hi = float(np.min(points)), float(np.max(points))
+    pad = margin * max(hi - lo, min_width) + 0.5 * max(min_width - (hi - lo), 0.0)
+    return lo - pad, hi + pad
+
+
+def draw_line_search(fig, delta=0.5, backtrack_coef=0.8, max_backtracks=10,
+                     theta_old=(-4.0, -4.0), example=None, rule="kl_and_improvement", n_grid=201):
+    """Every attempt of one TRPO line search on the running example, coloured by its outcome.
+
+    The step is ``running_example.trpo_step``: full_step = sqrt(2 delta / x^T F x) x with
+    x = F^-1 g, then ``backtracking_line_search``. Left: the map of J (zoomed on the step) with
+    theta_old, the full step (dashed), the true KL = delta contour around theta_old, the
+    quadratic ellipse 0.5 s^T F s = delta, and the attempts theta_old + coef_j * full_step
+    (red X: KL > delta, orange triangle: no improvement, magenta: both, green star: accepted).
+    Right: the measured KL / delta and the surrogate improvement along the full step as
+    functions of coef, with the attempts marked.
+
+    Returns the drawn data: ``points`` (k, 2), ``outcomes`` (k reasons), ``colors`` (k),
+    ``coefs``, ``kls``, ``improvements`` (k,), ``accepted``, ``theta_new``, ``full_step``,
+    ``contour`` (list of (m, 2) arrays of the KL = delta level set), ``message``.
+    """
+    example = example or running_example()
+    theta_old = np.asarray(theta_old, dtype=float)
+    full_step, result = trpo_step(example, theta_old, delta, backtrack_coef, int(max_backtracks), rule)
+    coefs = np.array([a.coef for a in result.attempts])
+    points = theta_old + coefs[:, None] * full_step
+    outcomes = [a.reason for a in result.attempts]
+    colors = [LINE_SEARCH_STYLE[r][0] for r in outcomes]
+    ellipse = kl_ellipse(example.fisher(theta_old), theta_old, delta)       # notebook 02
+
+    fig.clear()
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.25, 1])
+    ax_map = fig.add_subplot(grid[:, 0])
+    ax_kl, ax_imp = fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
+
+    # map: J, the KL ball, the ellipse, the full step and the attempts
+    lo, hi = _square_box(np.vstack([theta_old, theta_old + full_step]), min_width=3.0)
+    verdict = (f"accepted coef = {result.coef:.3g}" if result.accepted
+               else "line search failed: kept $\\theta_{old}$")
+    running_example_map(ax=ax_map, example=example, box=(lo, hi), colorbar=False,
+                        title=rf"$\delta$ = {delta:.3g}, backtrack_coef = {backtrack_coef:.2g}: {verdict}")
+    contour = draw_kl_contour(ax_map, example, theta_old, delta, (lo, hi), n_grid)
+    ax_map.plot(*ellipse.T, ":", color="white", lw=1.5)
+    ax_map.plot(*np.vstack([theta_old, theta_old + full_step]).T, "--", color="white", lw=1.2)
+    ax_map.plot(*theta_old, "s", color="white", mec="black", ms=8, zorder=6)
+    for point, reason in zip(points, outcomes):
+        color, marker, _ = LINE_SEARCH_STYLE[reason]
+        ax_map.plot(*point, marker, color=color, mec="black", ms=12 if reason == "accepted" else 9,
+                    zorder=7)
+    handles = [Line2D([], [], color="white", marker="s", mec="black", ls="", label=r"$\theta_{old}$"),
+               Line2D([], [], color="white", ls="--", label="full step (coef = 1)"),
+               kl_contour_legend(),
+               Line2D([], [], color="white", ls=":", label=r"$\frac{1}{2}s^TFs = \delta$")]
+    for reason in dict.fromkeys(outcomes):
+        color, marker, label = LINE_SEARCH_STYLE[reason]
+        handles.append(Line2D([], [], color=color, marker=marker, mec="black", ls="", ms=9,
+                              label=f"{label} ({outcomes.count(reason)})"))
+    ax_map.legend(handles=handles, loc="lower right", fontsize=7, facecolor="lightgray")
+
+    # profiles along the full step
+    c = np.linspace(0.0, 1.0, 101)[1:]
+    kl_c = np.array([example.kl(theta_old, theta_old + ci * full_step) for ci in c])
+    L_old = example.surrogate(theta_old, theta_old)
+    imp_c = np.array([example.surrogate(theta_old, theta_old + ci * full_step) for ci in c]) - L_old
+    kls = np.array([a.kl for a in result.attempts])
+    improvements = np.array([a.improvement for a in result.attempts])
+    ax_kl.plot(c, kl_c / delta, color="tab:blue", lw=1.5, label="measured KL / $\\delta$")
+    ax_kl.axhline(1.0, color="red", ls="--", lw=1, label="KL = $\\delta$")
+    ax_imp.plot(c, imp_c, color="tab:blue", lw=1.5, label="surrogate improvement")
+    ax_imp.plot(c, c * result.attempts[0].expected_improvement, color="gray", ls=":", lw=1,
+                label=r"expected: coef $g^T s$")
+    ax_imp.axhline(0.0, color="black", lw=0.8)
+    for coef, kl, imp, reason in zip(coefs, kls, improvements, outcomes):
+        color, marker, _ = LINE_SEARCH_STYLE[reason]
+        ax_kl.plot(coef, kl / delta, marker, color=color, mec="black", ms=9, zorder=5)
+        ax_imp.plot(coef, imp, marker, color=color, mec="black", ms=9, zorder=5)
+    ax_kl.set_ylabel(r"KL / $\delta$")
+    ax_kl.set_title("along the full step: attempts at coef = backtrack_coef$^j$", fontsize=10)
+    ax_kl.legend(fontsize=7, loc="upper left")
+    ax_imp.set_xlabel(r"coef  (step = coef $\times$ full step)")
+    ax_imp.set_ylabel(r"$L(\theta) - L(\theta_{old})$")
+    lim = max(np.abs(imp_c).max(), 1e-12)
+    ax_imp.set_ylim(min(-0.1 * lim, 1.1 * imp_c.min()), 1.1 * max(imp_c.max(), 0.1 * lim))
+    ax_imp.legend(fontsize=7, loc="lower left")
+    for ax in (ax_kl, ax_imp):
+        ax.set_xlim(0, 1.03)
+    fig.tight_layout()
+    return {"points": points, "outcomes": outcomes, "colors": colors, "coefs": coefs, "kls": kls,
+            "improvements": improvements, "accepted": bool(result.accepted),
+            "theta_new": np.asarray(result.theta), "full_step": full_step, "contour": contour,
+            "message": result.message}
+
+
+def line_search_explorer(example=None):
+    """Widget: delta (log), backtrack_coef, max_backtracks and theta_old -> ``draw_line_search``."""
+    return interactive_figure(
+        draw_line_search, figsize=(12, 5.2), example=widgets.fixed(example or running_example()),
+        delta=delta_slider(0.5, -3, ".3f"),
+        backtrack_coef=widgets.FloatSlider(value=0.8, min=0.3, max=0.95, step=0.05,
+                                           description="backtrack", readout_format=".2f",
+                                           continuous_update=False),
+        max_backtracks=widgets.IntSlider(value=10, min=0, max=20, description="max backtr.",
+                                         continuous_update=False),
+        theta_old=theta_old_menu(LINE_SEARCH_STARTS, (-4.0, -4.0)))

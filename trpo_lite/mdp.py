@@ -1,0 +1,338 @@
+"""Exact small MDPs: the theory of notebook 05 (and of the running example's MDP).
+
+Everything here is computed exactly by linear solves (``numpy.linalg.solve``, never an
+inverse), with no sampling, so the course's identities can be checked to machine precision.
+
+Conventions (stated once, used everywhere):
+
+* Discounted, infinite horizon. ``eta(pi) = E[sum_t gamma^t r_t]`` with s_0 ~ mu0
+  (Schulman et al. 2015, eq. 1), so ``eta = mu0 . V_pi``.
+* ``rho_pi(s) = sum_t gamma^t P(s_t = s)`` is the *unnormalised* discounted
+  visitation: ``sum_s rho_pi(s) = 1 / (1 - gamma)``. ``(1 - gamma) * rho_pi`` is a
+  probability distribution; we call it ``rho_norm`` where it is used.
+* A tabular policy is an (S, A) array ``pi[s, a] = pi(a | s)``; rows sum to 1.
+
+With these conventions the TRPO paper's statements hold as written:
+
+    eta(new) - eta(old) = sum_s rho_new(s) sum_a new(a|s) A_old(s, a)        (Kakade & Langford 2002)
+    L_old(new)          = eta(old) + sum_s rho_old(s) sum_a new(a|s) A_old(s, a)   (TRPO eq. 3)
+    eta(new) >= L_old(new) - C * max_s KL(old(.|s) || new(.|s)),
+    C = 4 eps gamma / (1 - gamma)^2, eps = max_{s,a} |A_old(s, a)|              (TRPO Thm. 1 + TV^2 <= KL)
+
+The two-state running example of notebooks 01-03, 06 and 07 is built on ``TabularMDP`` in
+``trpo_lite.course.running_example``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .validate import check_array
+
+
+# ----------------------------------------------------------------------------- MDPs
+def _check_gamma(gamma):
+    if not np.isscalar(gamma) or not np.isfinite(gamma) or not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma must be a number in [0, 1), got {gamma!r}")
+    return float(gamma)
+
+
+def _check_distribution(p, name, axis=-1):
+    if np.any(p < 0.0) or not np.allclose(p.sum(axis=axis), 1.0, atol=1e-8):
+        raise ValueError(f"{name} must be non-negative and sum to 1 along its last axis")
+    return p
+
+
+@dataclass(frozen=True, eq=False)
+class TabularMDP:
+    """A finite discounted MDP.
+
+    Attributes
+    ----------
+    P : (S, A, S) array, ``P[s, a, s'] = P(s' | s, a)``; each ``P[s, a]`` sums to 1.
+    R : (S, A) array, expected reward r(s, a).
+    mu0 : (S,) start-state distribution.
+    gamma : discount factor in [0, 1).
+    """
+
+    P: np.ndarray
+    R: np.ndarray
+    mu0: np.ndarray
+    gamma: float
+
+    def __post_init__(self):
+        P = check_array(self.P, "P", ndim=3)
+        S, A = P.shape[:2]
+        if P.shape[2] != S:
+            raise ValueError(f"P must have shape (S, A, S), got {P.shape}")
+        arrays = {"P": _check_distribution(P, "P"),
+                  "R": check_array(self.R, "R", shape=(S, A)),
+                  "mu0": _check_distribution(check_array(self.mu0, "mu0", shape=(S,)), "mu0")}
+        for name, value in arrays.items():          # private read-only copies: truly frozen
+            value = value.copy()
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "gamma", _check_gamma(self.gamma))
+
+    @property
+    def n_states(self) -> int:
+        return self.P.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        return self.P.shape[1]
+
+
+def random_mdp(n_states, n_actions, gamma, rng):
+    """A random MDP: P(.|s,a) ~ Dirichlet(1), r(s,a) ~ N(0,1), mu0 ~ Dirichlet(1)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator")
+    for name, n in (("n_states", n_states), ("n_actions", n_actions)):
+        if int(n) != n or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    P = rng.dirichlet(np.ones(n_states), size=(n_states, n_actions))
+    R = rng.standard_normal((n_states, n_actions))
+    mu0 = rng.dirichlet(np.ones(n_states))
+    return TabularMDP(P=P, R=R, mu0=mu0, gamma=gamma)
+
+
+def softmax_policy(logits):
+    """pi(a|s) = exp(z[s,a]) / sum_b exp(z[s,b]); logits (S, A) -> pi (S, A)."""
+    z = check_array(logits, "logits", ndim=2)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _policy(mdp, pi, name="pi"):
+    pi = check_array(pi, name, shape=(mdp.n_states, mdp.n_actions))
+    return _check_distribution(pi, name)
+
+
+# ------------------------------------------------------------- exact policy evaluation
+def transition_matrix(mdp, pi):
+    """P_pi (S, S): the state chain under pi, ``P_pi[s, s'] = sum_a pi(a|s) P(s'|s,a)``."""
+    return np.einsum("sa,sat->st", _policy(mdp, pi), mdp.P)
+
+
+def policy_evaluation(mdp, pi):
+    """V_pi (S,) from the Bellman equation as one linear solve: (I - gamma P_pi) V = r_pi.
+
+    ``P_pi = transition_matrix(mdp, pi)`` and ``r_pi[s] = sum_a pi(a|s) r(s,a)``.
+    """
+    pi = _policy(mdp, pi)
+    r_pi = np.sum(pi * mdp.R, axis=1)
+    return np.linalg.solve(np.eye(mdp.n_states) - mdp.gamma * transition_matrix(mdp, pi), r_pi)
+
+
+def q_from_values(mdp, V):
+    """Q (S, A) from state values V (S,): Q(s,a) = r(s,a) + gamma sum_s' P(s'|s,a) V(s')."""
+    return mdp.R + mdp.gamma * mdp.P @ V
+
+
+def q_values(mdp, pi):
+    """Q_pi (S, A) = ``q_from_values(mdp, V_pi)``."""
+    return q_from_values(mdp, policy_evaluation(mdp, pi))
+
+
+def advantages(mdp, pi):
+    """A_pi (S, A) = Q_pi(s,a) - V_pi(s); note sum_a pi(a|s) A_pi(s,a) = 0."""
+    V = policy_evaluation(mdp, pi)
+    return q_from_values(mdp, V) - V[:, None]
+
+
+def eta(mdp, pi):
+    """Expected discounted return eta(pi) = E[sum_t gamma^t r_t] = mu0 . V_pi."""
+    return float(mdp.mu0 @ policy_evaluation(mdp, pi))
+
+
+def discounted_visitation(mdp, pi):
+    """Unnormalised discounted visitation rho_pi (S,) = sum_t gamma^t P(s_t = s).
+
+    Solves rho = mu0 + gamma P_pi^T rho, i.e. (I - gamma P_pi)^T rho = mu0.
+    ``rho.sum() == 1 / (1 - gamma)``; multiply by (1 - gamma) for a distribution.
+    """
+    P_pi = transition_matrix(mdp, pi)
+    return np.linalg.solve((np.eye(mdp.n_states) - mdp.gamma * P_pi).T, mdp.mu0)
+
+
+# -------------------------------------------------- surrogate, KL and the lower bound
+def surrogate(mdp, pi_old, pi_new):
+    """L_old(new) = eta(old) + sum_s rho_old(s) sum_a new(a|s) A_old(s,a)  (TRPO eq. 3).
+
+    Equals eta(new) to first order around pi_old, and exactly at pi_new = pi_old.
+    """
+    pi_old, pi_new = _policy(mdp, pi_old, "pi_old"), _policy(mdp, pi_new, "pi_new")
+    A_old = advantages(mdp, pi_old)
+    rho_old = discounted_visitation(mdp, pi_old)
+    return eta(mdp, pi_old) + float(rho_old @ np.sum(pi_new * A_old, axis=1))
+
+
+def performance_difference(mdp, pi_old, pi_new):
+    """eta(new) - eta(old) via the identity sum_s rho_new(s) sum_a new(a|s) A_old(s,a).
+
+    Kakade & Langford (2002), Lemma 6.1; TRPO eq. 2. Same as L but with rho_new.
+    """
+    pi_old, pi_new = _policy(mdp, pi_old, "pi_old"), _policy(mdp, pi_new, "pi_new")
+    A_old = advantages(mdp, pi_old)
+    rho_new = discounted_visitation(mdp, pi_new)
+    return float(rho_new @ np.sum(pi_new * A_old, axis=1))
+
+
+def kl_per_state(pi_old, pi_new):
+    """KL(old(.|s) || new(.|s)) = sum_a old log(old / new) for every row s -> (S,)."""
+    p = check_array(pi_old, "pi_old", ndim=2)
+    q = check_array(pi_new, "pi_new", shape=p.shape)
+    _check_distribution(p, "pi_old")
+    _check_distribution(q, "pi_new")
+    with np.errstate(divide="ignore"):
+        terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q)), 0.0)
+    return terms.sum(axis=1)
+
+
+def max_kl(pi_old, pi_new):
+    """max_s KL(old(.|s) || new(.|s)), the divergence in the TRPO bound."""
+    return float(np.max(kl_per_state(pi_old, pi_new)))
+
+
+def mean_kl(pi_old, pi_new, weights):
+    """Weighted mean sum_s w(s) KL_s / sum_s w(s); use w = rho_old for the practical TRPO KL."""
+    kl = kl_per_state(pi_old, pi_new)
+    w = check_array(weights, "weights", shape=kl.shape)
+    if np.any(w < 0) or w.sum() <= 0:
+        raise ValueError("weights must be non-negative with a positive sum")
+    return float(w @ kl / w.sum())
+
+
+def penalty_coefficient(mdp, pi_old):
+    """C = 4 eps gamma / (1 - gamma)^2 with eps = max_{s,a} |A_old(s,a)|  (TRPO Thm. 1)."""
+    eps = np.max(np.abs(advantages(mdp, _policy(mdp, pi_old, "pi_old"))))
+    return float(4.0 * eps * mdp.gamma / (1.0 - mdp.gamma) ** 2)
+
+
+def lower_bound(mdp, pi_old, pi_new, C=None):
+    """M_old(new) = L_old(new) - C max_s KL(old||new); eta(new) >= M_old(new), with equality at old.
+
+    TRPO Theorem 1 bounds with alpha^2 = (max_s TV)^2 and TV^2 <= KL (Pinsker, with
+    TV = 0.5 * L1) gives this KL form. It needs the unnormalised rho inside L.
+    ``C`` defaults to ``penalty_coefficient(mdp, pi_old)``; any other value is a heuristic.
+    """
+    C = penalty_coefficient(mdp, pi_old) if C is None else float(C)
+    return surrogate(mdp, pi_old, pi_new) - C * max_kl(pi_old, pi_new)
+
+
+# -------------------------------------------------- softmax-policy gradients and MM
+def grad_eta_softmax(mdp, logits):
+    """d eta / d logits (S, A) = rho(s) pi(a|s) A(s,a)  (policy gradient theorem, softmax)."""
+    pi = softmax_policy(logits)
+    return discounted_visitation(mdp, pi)[:, None] * pi * advantages(mdp, pi)
+
+
+def grad_surrogate_softmax(mdp, logits_old, logits):
+    """d L_old / d logits (S, A) = rho_old(s) pi(a|s) (A_old(s,a) - sum_b pi(b|s) A_old(s,b)).
+
+    At logits == logits_old this equals grad_eta_softmax (L matches eta to first order).
+    """
+    pi_old, pi = softmax_policy(logits_old), softmax_policy(logits)
+    A_old = advantages(mdp, pi_old)
+    A_bar = np.sum(pi * A_old, axis=1, keepdims=True)
+    return discounted_visitation(mdp, pi_old)[:, None] * pi * (A_old - A_bar)
+
+
+@dataclass(frozen=True)
+class MMStep:
+    """One minorise-maximise step: new logits and the exact numbers around it."""
+
+    logits: np.ndarray      # (S, A) maximiser of M_old
+    eta_old: float
+    eta_new: float
+    surrogate: float        # L_old(new)
+    bound: float            # M_old(new) = L - C max_kl  (<= eta_new)
+    max_kl: float
+    C: float
+
+
+def mm_step(mdp, logits_old, C=None, max_iter=200):
+    """Maximise M_old(z) = L_old(z) - C max_s KL_s(z) over softmax logits z.
+
+    The non-smooth max is removed by the epigraph trick: maximise L(z) - C t subject to
+    KL_s(z) <= t for all s, solved by SLSQP with exact gradients
+    (d KL(p || softmax(z_s)) / d z_s = softmax(z_s) - p). If the optimiser fails to beat
+    M_old(old) = eta(old), the old logits are returned, so eta never decreases.
+
+    Parameters
+    ----------
+    C : penalty; default ``penalty_coefficient`` (the theorem's value, which is
+        very conservative). A smaller C takes larger steps and loses the guarantee.
+    """
+    z_old = check_array(logits_old, "logits_old", shape=(mdp.n_states, mdp.n_actions))
+    pi_old = softmax_policy(z_old)
+    C = penalty_coefficient(mdp, pi_old) if C is None else float(C)
+    if not np.isfinite(C) or C < 0:
+        raise ValueError(f"C must be a finite number >= 0, got {C!r}")
+    S, A = z_old.shape
+    A_old, rho_old = advantages(mdp, pi_old), discounted_visitation(mdp, pi_old)
+    eta_old = eta(mdp, pi_old)
+
+    # SLSQP minimises -(L - C t) / C. Dividing by C (hundreds for the theorem's value) gives the
+    # objective gradients of order one: unscaled, SLSQP stopped early ("positive directional
+    # derivative") up to 1e-3 short of the maximum, at a point that depended on the machine.
+    scale = 1.0 / max(C, 1.0)
+
+    def objective(x):                     # minimise -(L - C t) / C
+        pi = softmax_policy(x[:-1].reshape(S, A))
+        L = eta_old + rho_old @ np.sum(pi * A_old, axis=1)
+        g = rho_old[:, None] * pi * (A_old - np.sum(pi * A_old, axis=1, keepdims=True))
+        return -scale * (L - C * x[-1]), scale * np.append(-g.ravel(), C)
+
+    def kl_slack(x):                      # t - KL_s(z) >= 0
+        return x[-1] - kl_per_state(pi_old, softmax_policy(x[:-1].reshape(S, A)))
+
+    def kl_slack_jac(x):
+        pi = softmax_policy(x[:-1].reshape(S, A))
+        J = np.zeros((S, S * A + 1))
+        for s in range(S):
+            J[s, s * A:(s + 1) * A] = -(pi[s] - pi_old[s])
+        J[:, -1] = 1.0
+        return J
+
+    res = minimize(objective, np.append(z_old.ravel(), 0.0), jac=True, method="SLSQP",
+                   constraints=[{"type": "ineq", "fun": kl_slack, "jac": kl_slack_jac}],
+                   options={"maxiter": max_iter, "ftol": 1e-14})
+    z_new = res.x[:-1].reshape(S, A)
+    pi_new = softmax_policy(z_new)
+    M_new = lower_bound(mdp, pi_old, pi_new, C)
+    if not np.isfinite(M_new) or M_new < eta_old:   # keep the old policy: M_old(old) = eta(old)
+        z_new, pi_new = z_old.copy(), pi_old
+    kl = max_kl(pi_old, pi_new)
+    L_new = surrogate(mdp, pi_old, pi_new)
+    return MMStep(z_new, eta_old, eta(mdp, pi_new), L_new, L_new - C * kl, kl, C)
+
+
+@dataclass(frozen=True)
+class MMRun:
+    """An MM run: etas (n+1,) non-decreasing when C is the theorem's; kls (n,) step max-KLs."""
+
+    etas: np.ndarray
+    kls: np.ndarray
+    bounds: np.ndarray      # (n,) M_old(new) of each step
+    logits: np.ndarray      # (n+1, S, A)
+
+
+def mm_run(mdp, logits0, n_iters, C=None):
+    """Iterate mm_step n_iters times from logits0 (Schulman et al. 2015, Algorithm 1).
+
+    With the theorem's C the run is monotone, because each step gives
+    eta(new) >= M_old(new) >= M_old(old) = eta(old)  (notebook 05).
+    """
+    logits = [check_array(logits0, "logits0", shape=(mdp.n_states, mdp.n_actions))]
+    etas, kls, bounds = [eta(mdp, softmax_policy(logits[0]))], [], []
+    for _ in range(int(n_iters)):
+        step = mm_step(mdp, logits[-1], C=C)
+        logits.append(step.logits)
+        etas.append(step.eta_new)
+        kls.append(step.max_kl)
+        bounds.append(step.bound)
+    return MMRun(np.array(etas), np.array(kls), np.array(bounds), np.array(logits))

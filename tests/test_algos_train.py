@@ -1,18 +1,23 @@
 """The policy updates and the training loop: the natural step meets the KL model exactly,
-TRPO's accepted step is inside the trust region and improves, gradients match finite
-differences, runs are deterministic, TRPO learns CartPole, the CLI writes its log."""
-import csv
+NPG's step has the promised KL under an independently built Fisher matrix, TRPO's accepted
+step is inside the trust region and improves, PPO stays near the old policy, gradients match
+finite differences, every default comes from TrainConfig, runs are deterministic, TRPO learns
+CartPole. (The command line: tests/test_cli.py.)"""
+import inspect
 
 import numpy as np
 import pytest
 
+import trpo_lite
 from trpo_lite import algos
-from trpo_lite.__main__ import main
-from trpo_lite.fisher import fisher_analytic
+from trpo_lite.config import DEFAULTS, config_from_dict, config_to_dict
+from trpo_lite.fisher import fisher_analytic, fisher_expected_outer
+from trpo_lite.linesearch import backtracking_line_search
 from trpo_lite.mlp import MLP
-from trpo_lite.policies import CategoricalPolicy, GaussianPolicy
+from trpo_lite.policies import CategoricalPolicy, GaussianPolicy, make_policy
 from trpo_lite.rollout import Sampler, make_batch
 from trpo_lite.train import LOG_COLUMNS, TrainConfig, solve_point, train
+from trpo_lite.value import ValueFunction
 
 
 @pytest.fixture(scope="module", params=["categorical", "gaussian"])
@@ -57,13 +62,36 @@ def test_full_natural_step_satisfies_half_sFs_equals_delta(setup):
     F = fisher_analytic(pol, theta, batch.obs) + 1e-3 * np.eye(len(theta))
     s = algos.natural_step(np.linalg.solve(F, g), F @ np.linalg.solve(F, g), 0.01)
     assert 0.5 * s @ F @ s == pytest.approx(0.01, rel=1e-10)
-    info = algos.npg_update(pol, theta, batch, delta=0.01)
-    assert info.predicted_kl == pytest.approx(0.01, rel=1e-8)
 
 
-def test_natural_step_refuses_non_positive_curvature():
+@pytest.mark.parametrize("delta", [1e-5, 1e-2])
+def test_npg_step_has_model_kl_delta_under_an_independent_fisher_and_measured_kl_near_it(setup, delta):
+    """The step s NPG takes, judged without NPG's own F: 0.5 s^T (F + damping I) s = delta with
+    F built by exact enumeration / quadrature (fisher_expected_outer, not the J^T M J that
+    npg_update uses); and for a small delta the measured mean KL of the step is the quadratic
+    model 0.5 s^T F s (the KL's second-order Taylor expansion; the damping's share of delta,
+    0.5 damping |s|^2, is not KL)."""
+    pol, theta, batch = setup
+    damping = 1e-3
+    info = algos.npg_update(pol, theta, batch, delta=delta, damping=damping)
+    s = info.theta - theta
+    F = fisher_expected_outer(pol, theta, batch.obs)
+    quadratic_kl = 0.5 * s @ F @ s
+    assert quadratic_kl + 0.5 * damping * s @ s == pytest.approx(delta, rel=1e-6)
+    assert info.predicted_kl == pytest.approx(delta, rel=1e-6)
+    measured = pol.kl(theta, info.theta, batch.obs)
+    assert info.measured_kl == measured > 0
+    if delta <= 1e-5:
+        assert measured == pytest.approx(quadratic_kl, rel=0.05)
+        assert measured == pytest.approx(delta, rel=0.2)
+
+
+def test_natural_step_refuses_non_positive_curvature_and_a_bad_delta():
     with pytest.raises(ValueError, match="not positive definite"):
         algos.natural_step(np.array([1.0, 0.0]), np.array([-1.0, 0.0]), 0.01)
+    for delta in (0.0, -0.01, np.nan):
+        with pytest.raises(ValueError, match="delta"):
+            algos.natural_step(np.array([1.0, 0.0]), np.array([1.0, 0.0]), delta)
 
 
 @pytest.mark.parametrize("delta", [0.001, 0.01, 0.05])
@@ -102,18 +130,49 @@ def test_adam_ascends():
 
 
 def test_ppo_update_stays_near_old_policy_and_improves_clipped_objective(setup):
+    """With TrainConfig's PPO settings (Adam lr 3e-3, 10 epochs, clip 0.2): the clipped
+    objective improves, the mean KL stays small, and the clip keeps the probability ratios
+    near [1 - eps, 1 + eps] (Adam's momentum may carry a few past the edge, not far)."""
     pol, theta, batch = setup
     adv = algos.normalized(batch.advantages)
-    info = algos.ppo_update(pol, theta, batch, algos.Adam(lr=1e-3), epochs=4, minibatch_size=100,
-                            rng=np.random.default_rng(0))
+    eps = DEFAULTS.ppo_clip
+    info = algos.ppo_update(pol, theta, batch, algos.Adam(), epochs=DEFAULTS.ppo_epochs,
+                            minibatch_size=100, rng=np.random.default_rng(0))
     assert algos.clipped_surrogate(pol, info.theta, batch, adv) > algos.clipped_surrogate(pol, theta, batch, adv)
+    assert info.measured_kl == pol.kl(theta, info.theta, batch.obs)
+    assert 0 < info.measured_kl < 0.015
+    ratio = np.exp(pol.log_prob(info.theta, batch.obs, batch.actions) - batch.log_prob_old)
+    far_outside = np.abs(ratio - 1) > 1.5 * eps
+    assert far_outside.mean() <= 0.05, f"{far_outside.mean():.0%} of the ratios are beyond 1 +- {1.5 * eps}"
 
 
-def test_solve_point_finds_first_window_reaching_threshold():
+def test_ppo_target_kl_stops_after_the_first_epoch_that_exceeds_it(setup):
+    pol, theta, batch = setup
+    target_kl, steps_per_epoch = 1e-4, int(np.ceil(len(batch) / 100))
+
+    def run(epochs, target_kl=None):
+        adam = algos.Adam(lr=1e-2)
+        info = algos.ppo_update(pol, theta, batch, adam, epochs=epochs, minibatch_size=100,
+                                rng=np.random.default_rng(0), target_kl=target_kl)
+        return info, adam.t // steps_per_epoch
+
+    stopped, epochs_run = run(10, target_kl)
+    assert 1 <= epochs_run < 10
+    assert stopped.measured_kl > 1.5 * target_kl
+    before, _ = run(epochs_run - 1) if epochs_run > 1 else (None, 0)
+    assert before is None or before.measured_kl <= 1.5 * target_kl
+    np.testing.assert_array_equal(stopped.theta, run(epochs_run)[0].theta)
+
+
+def test_solve_point_is_the_env_step_of_the_first_window_reaching_threshold():
     r = [0] * 10 + [500] * 25
-    # the first window of 20 whose mean reaches 475 holds one 0 and nineteen 500s: episodes 9..28
-    assert solve_point(r, range(35), 475, window=20) == 28
+    end_steps = [100 * (k + 1) for k in range(35)]
+    # the first window of 20 whose mean reaches 475 holds one 0 and nineteen 500s: episodes 9..28,
+    # and episode 28 ended at env step 2900
+    assert solve_point(r, end_steps, 475, window=20) == 2900
     assert solve_point([1, 2], [1, 2], 475) is None
+    with pytest.raises(ValueError, match="episode_end_steps"):
+        solve_point(r, end_steps[:-1], 475)
 
 
 def test_training_is_deterministic_for_a_seed():
@@ -139,22 +198,103 @@ def test_trpo_learning_smoke_cartpole_return_rises():
 
 
 def test_trpo_runs_on_pendulum_with_a_gaussian_policy():
-    res = train("trpo", "Pendulum-v1", 0, 2000, TrainConfig(n_envs=2, steps_per_env=500))
-    assert all(row["measured_kl"] <= 0.02 for row in res.log)
+    """TRPO takes steps on Pendulum (a Gaussian policy): its line search accepts, each accepted
+    step lies inside the trust region with a real (non-zero) KL and improves the surrogate, and
+    the policy moves. (A line search that never accepts logs KL 0 and must fail here.)"""
+    cfg = TrainConfig(n_envs=2, steps_per_env=500)
+    res = train("trpo", "Pendulum-v1", 0, 3000, cfg)
+    accepted = [row for row in res.log if row["accepted"]]
+    assert len(accepted) >= 2, [row["line_search_attempts"] for row in res.log]
+    assert all(0 < row["measured_kl"] <= cfg.delta for row in accepted)
+    assert all(row["surrogate_improvement"] > 0 for row in accepted)
+    assert all(row["measured_kl"] == 0 and row["surrogate_improvement"] == 0
+               for row in res.log if not row["accepted"])
+    spaces = Sampler("Pendulum-v1", 1, seed=0)
+    theta_init = make_policy(spaces.observation_space, spaces.action_space, cfg.hidden).init(
+        np.random.default_rng(0))                                  # train's first draw
+    spaces.close()
+    assert np.linalg.norm(res.theta - theta_init) > 1e-3
 
 
-def test_cli_trains_and_writes_csv(tmp_path, capsys):
-    out = tmp_path / "log.csv"
-    assert main(["train", "--algo", "trpo", "--env", "CartPole-v1", "--steps", "2000",
-                 "--csv", str(out), "--quiet"]) == 0
-    rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 2 and list(rows[0]) == list(LOG_COLUMNS)
-    text = capsys.readouterr().out
-    assert "summary" in text and "solved" in text
+def test_train_checks_its_arguments_before_training():
+    for kwargs, name in ((dict(total_steps=0), "total_steps"), (dict(total_steps=-5), "total_steps"),
+                         (dict(total_steps=10.5), "total_steps"), (dict(seed=-1), "seed"),
+                         (dict(algo="sac"), "algo"), (dict(env_id="NoSuchEnv-v0"), "environment id")):
+        with pytest.raises(ValueError, match=name):
+            train(**kwargs)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train(config={"delta": 0.01})
+    with pytest.raises(TypeError, match="callback"):
+        train(total_steps=10, callback="print")
 
 
-def test_cli_unknown_environment_is_a_clear_error(tmp_path, capsys):
-    assert main(["train", "--env", "NoSuchEnv-v0", "--steps", "10", "--csv",
-                 str(tmp_path / "x.csv"), "--quiet"]) == 2
-    assert "unknown environment id 'NoSuchEnv-v0'" in capsys.readouterr().err
-    assert not (tmp_path / "x.csv").exists()
+def test_package_exposes_train_and_the_train_module_still_works():
+    from trpo_lite import TrainConfig as TopLevelConfig, train as train_entry
+    from trpo_lite.train import TrainConfig as ModuleConfig, make_batch as module_make_batch
+    import trpo_lite.train as train_module
+
+    assert TopLevelConfig is ModuleConfig is TrainConfig
+    assert train_entry is train_module is trpo_lite.train          # one object: module and callable
+    assert train_module.train is train and module_make_batch is make_batch
+    res = train_entry("trpo", "CartPole-v1", 0, 500, TrainConfig(hidden=(8,), n_envs=2))
+    assert res.log[-1]["env_steps"] == 500 and res.algo == "trpo"
+
+
+def _default(fn, name):
+    return inspect.signature(fn).parameters[name].default
+
+
+def test_every_hyperparameter_default_comes_from_train_config():
+    pairs = [(algos.vpg_update, "lr", "lr"), (algos.npg_update, "delta", "delta"),
+             (algos.npg_update, "damping", "damping"), (algos.trpo_update, "delta", "delta"),
+             (algos.trpo_update, "cg_iters", "cg_iters"), (algos.trpo_update, "damping", "damping"),
+             (algos.trpo_update, "backtrack_coef", "backtrack_coef"),
+             (algos.trpo_update, "max_backtracks", "max_backtracks"),
+             (algos.trpo_update, "rule", "ls_rule"),
+             (algos.trpo_update, "fisher_subsample", "fisher_subsample"),
+             (algos.ppo_update, "clip", "ppo_clip"), (algos.ppo_update, "epochs", "ppo_epochs"),
+             (algos.ppo_update, "minibatch_size", "ppo_minibatch"),
+             (algos.ppo_update, "target_kl", "ppo_target_kl"),
+             (algos.clipped_surrogate, "clip", "ppo_clip"),
+             (algos.clipped_surrogate_gradient, "clip", "ppo_clip"),
+             (backtracking_line_search, "backtrack_coef", "backtrack_coef"),
+             (backtracking_line_search, "max_backtracks", "max_backtracks"),
+             (backtracking_line_search, "rule", "ls_rule"),
+             (make_policy, "hidden", "hidden"), (ValueFunction.for_obs_dim, "hidden", "value_hidden"),
+             (ValueFunction.fit, "iters", "value_iters"), (Sampler.__init__, "n_envs", "n_envs")]
+    for fn in (algos.vpg_update, algos.npg_update, algos.trpo_update, algos.ppo_update):
+        pairs.append((fn, "normalize_advantages", "normalize_advantages"))
+    for fn, arg, field in pairs:
+        assert _default(fn, arg) == getattr(DEFAULTS, field), (fn.__qualname__, arg)
+    assert algos.Adam().lr == DEFAULTS.ppo_lr
+
+
+def test_train_config_checks_every_field_and_round_trips_through_a_dict():
+    cfg = TrainConfig(hidden=(16,), ppo_target_kl=0.02)
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    bad = [dict(n_envs=0), dict(steps_per_env=2.5), dict(value_iters=0), dict(cg_iters=0),
+           dict(fisher_subsample=0), dict(ppo_epochs=0), dict(ppo_minibatch=0),
+           dict(max_backtracks=-1), dict(hidden=(0,)), dict(value_hidden=("a",)), dict(delta=0.0),
+           dict(lr=-1.0), dict(ppo_lr=np.inf), dict(ppo_clip=0.0), dict(ppo_target_kl=0.0),
+           dict(damping=-0.1), dict(gamma=1.0), dict(gamma=-0.1), dict(lam=1.5),
+           dict(backtrack_coef=1.0), dict(ls_rule="armijo")]
+    for kwargs in bad:
+        (name,) = kwargs
+        with pytest.raises((ValueError, TypeError), match=name.split("_")[0]):
+            TrainConfig(**kwargs)
+    assert TrainConfig(gamma=0.0).gamma == 0.0       # one convention for gamma: [0, 1)
+    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+        config_from_dict({"deltaa": 0.01})
+
+
+def test_ppo_target_kl_reaches_ppo_update_through_train_config(monkeypatch):
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["target_kl"])
+        return real(*args, **kwargs)
+
+    real = algos.ppo_update
+    monkeypatch.setattr(algos, "ppo_update", spy)
+    train("ppo", "CartPole-v1", 0, 1000, TrainConfig(hidden=(8,), n_envs=2, ppo_target_kl=0.01))
+    assert seen == [0.01, 0.01]

@@ -1,12 +1,26 @@
 """data/: files carry their metadata, writes are atomic, a bad file names the command to rerun,
-and the committed results are what the command produces (first iterations of one run)."""
+the committed results are what the command produces (first iterations of one run), and the
+files are found from a checkout, from an installed wheel and from TRPO_LITE_DATA_DIR."""
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import trpo_lite
 from trpo_lite import data
 from trpo_lite.experiments import EXPERIMENTS, COMMAND, curves, load_experiment, run_one
+
+try:
+    import tomllib
+except ModuleNotFoundError:          # Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_save_and_load_roundtrip_with_metadata(tmp_path):
@@ -19,7 +33,7 @@ def test_save_and_load_roundtrip_with_metadata(tmp_path):
 
 
 def test_missing_file_names_the_command(tmp_path):
-    with pytest.raises(data.DataFileError, match="missing; regenerate it with: make it"):
+    with pytest.raises(data.DataFileError, match="missing from .*; regenerate it with: make it"):
         data.load_json("nope.json", "make it", data_dir=tmp_path)
 
 
@@ -83,3 +97,47 @@ def test_curves_interpolates_on_a_common_grid():
     assert np.isnan(y[0, 0]) and y[0, 1] == 1.0 and y[0, 2] == 2.0 and y[1, 3] == 5.0
     with pytest.raises(ValueError, match="algo 'b'"):
         curves(payload, "b")
+
+
+def test_a_checkout_reads_and_writes_the_repositorys_data_folder(monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    assert data.find_data_dir() == ROOT / "data" == data.DATA_DIR
+
+
+def test_trpo_lite_data_dir_overrides_where_files_are_read_and_written(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    assert data.find_data_dir() == tmp_path
+    data.save_json("x.json", {"a": 1}, "cmd")
+    assert data.load_json("x.json", "cmd")[0] == {"a": 1} and (tmp_path / "x.json").exists()
+    with pytest.raises(data.DataFileError, match=f"missing from {tmp_path}"):
+        load_experiment("cartpole_curves")
+
+
+def test_pyproject_ships_data_as_package_data_where_data_py_looks():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    package = f"trpo_lite.{data.PACKAGE_DATA}"
+    assert package in setuptools["packages"] and "trpo_lite" in setuptools["packages"]
+    assert setuptools["package-dir"][package] == "data"
+    assert "*.json" in setuptools["package-data"][package]
+    subpackages = {p.parent.name for p in (ROOT / "trpo_lite").glob("*/__init__.py")}
+    assert {f"trpo_lite.{name}" for name in subpackages} <= set(setuptools["packages"])
+
+
+def test_an_installed_layout_finds_its_data_without_the_checkout(tmp_path):
+    """The wheel's layout (pyproject.toml maps data/ to trpo_lite/data_files/), imported from
+    a folder outside the repository: load_experiment reads the shipped copy."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "trpo_lite", site / "trpo_lite",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data", site / "trpo_lite" / data.PACKAGE_DATA)
+    code = ("import trpo_lite, trpo_lite.data as d; from trpo_lite import load_experiment; "
+            "p = load_experiment('cartpole_curves'); "
+            "print(trpo_lite.__file__); print(d.find_data_dir()); print(p['env_id'], len(p['runs']))")
+    env = {k: v for k, v in os.environ.items() if k != data.ENV_VAR}
+    env["PYTHONPATH"] = str(site)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert out[0] == str(site / "trpo_lite" / "__init__.py")
+    assert out[1] == str(site / "trpo_lite" / data.PACKAGE_DATA)
+    assert out[2] == f"CartPole-v1 {len(load_experiment('cartpole_curves')['runs'])}"
+    assert trpo_lite.__file__.startswith(str(ROOT))          # this process: the checkout

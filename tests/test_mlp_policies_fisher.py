@@ -182,3 +182,36 @@ def test_linearize_matches_separate_products(policy_setup):
     assert np.allclose(vjp(u), pol.dist_vjp(theta, obs, u), atol=1e-14)
     J = pol.dist_jacobian(theta, obs)
     assert np.allclose(jvp(v), np.einsum("ndp,p->nd", J, v), atol=1e-12)
+
+
+def test_dist_score_and_dist_fisher_at_are_the_distributions_own_derivatives(policy_setup):
+    """The public methods fisher.py uses: u = d log p(a | params) / d params matches central
+    differences of the log-probability in the distribution parameters, and M = E_a[u u^T]."""
+    pol, theta, obs, rng = policy_setup
+    params = pol.dist_params(theta, obs)
+    actions = pol.sample(theta, obs, rng)
+    u = pol.dist_score(params, actions)
+    for i in range(len(obs)):
+        def logp(p, i=i):
+            rows = params.copy()
+            rows[i] = p
+            return pol._log_prob_at(rows, actions)[i:i + 1]
+        assert np.allclose(u[i], central_diff(logp, params[i].copy())[0], atol=1e-7)
+    M = pol.dist_fisher_at(params)
+    assert np.array_equal(M, pol.dist_fisher(theta, obs))
+    obs_rep = np.repeat(obs, 20000, axis=0)
+    u_rep = pol.dist_score(np.repeat(params, 20000, axis=0), pol.sample(theta, obs_rep, rng))
+    M_mc = np.einsum("nd,ne->nde", u_rep, u_rep).reshape(len(obs), 20000, *M.shape[1:]).mean(axis=1)
+    assert np.max(np.abs(M_mc - M)) < 0.1 * np.max(np.abs(M))
+
+
+def test_mlp_is_tanh_only_and_checks_its_sizes():
+    from dataclasses import fields
+    assert [f.name for f in fields(MLP)] == ["sizes"]
+    with pytest.raises(ValueError, match="sizes"):
+        MLP((3, 0, 2))
+    with pytest.raises(ValueError, match="sizes"):
+        MLP((3, 2.5, 2))
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        MLP((3, 2)).init(0)
+    assert MLP((np.int64(3), 2)).sizes == (3, 2)

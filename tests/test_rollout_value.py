@@ -141,3 +141,30 @@ def test_bad_gae_input_names_the_argument():
         gae(z, z, z, f, f, 0.9, 1.5)
     with pytest.raises(ValueError, match="rewards.*NaN"):
         gae(np.full((3, 2), np.nan), z, z, f, f, 0.9, 0.9)
+
+
+def test_one_convention_for_gamma_everywhere_zero_allowed_one_not():
+    from trpo_lite.train import TrainConfig
+    z = np.zeros((2, 1))
+    f = np.zeros((2, 1), bool)
+    r = np.array([1.0, 2.0])
+    assert np.array_equal(discounted_returns(r, 0.0), r)          # gamma = 0: only r_t counts
+    assert np.array_equal(gae(r[:, None], z, z, f, f, 0.0, 0.5)[:, 0], r)
+    assert TrainConfig(gamma=0.0).gamma == 0.0
+    for bad in (1.0, -0.1, np.nan, "0.9"):
+        for check in (lambda g: discounted_returns(r, g), lambda g: gae(z, z, z, f, f, g, 0.9),
+                      lambda g: TrainConfig(gamma=g)):
+            with pytest.raises(ValueError, match=r"gamma must lie in \[0, 1\)"):
+                check(bad)
+
+
+def test_sampler_checks_its_arguments():
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        Sampler("CartPole-v1", 1, seed=-1)
+    with pytest.raises(ValueError, match="n_envs must be an integer >= 1"):
+        Sampler("CartPole-v1", 0)
+    sampler = Sampler("CartPole-v1", 1)
+    pol = CategoricalPolicy(MLP((4, 2)))
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
+        sampler.run(pol, pol.init(np.random.default_rng(0)), 0, np.random.default_rng(0))
+    sampler.close()

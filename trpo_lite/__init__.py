@@ -4,5 +4,21 @@ The course's reference implementation. Every function is a pure function of a fl
 parameter vector ``theta``; every random draw takes a ``numpy.random.Generator``.
 Sign convention, used everywhere: objectives are *maximised* and updates are
 ``theta + step``.
+
+The main entry points are importable from the package itself::
+
+    from trpo_lite import train, TrainConfig
+    result = train("trpo", "CartPole-v1", seed=0, total_steps=20_000, config=TrainConfig())
+
+``trpo_lite.train`` is the training module *and* callable as the ``train`` function, so
+``from trpo_lite.train import TrainConfig`` works as well. ``load_experiment`` reads the
+precomputed multi-seed results in data/; ``python -m trpo_lite`` is the command line.
 """
 __version__ = "0.1.0"
+
+from . import train  # noqa: E402  (after __version__, which data.py reads)
+from .config import TrainConfig  # noqa: E402
+from .experiments import load_experiment  # noqa: E402
+from .train import ALGOS, TrainResult  # noqa: E402
+
+__all__ = ["ALGOS", "TrainConfig", "TrainResult", "__version__", "load_experiment", "train"]

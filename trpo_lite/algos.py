@@ -13,6 +13,9 @@ in the step:
         shrunk by a backtracking line search until the measured mean KL <= delta and the
         measured surrogate improvement > 0 (06; Spinning Up pseudocode, lines 7-9)
 * PPO   a few epochs of Adam on the clipped surrogate (07; Schulman et al. 2017)
+
+Every hyperparameter default is taken from ``config.DEFAULTS`` (a ``TrainConfig()``), so a
+direct call and ``train`` use the same values; see ``TrainConfig`` for the typical ranges.
 """
 from __future__ import annotations
 
@@ -21,26 +24,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cg import conjugate_gradient
+from .config import DEFAULTS
 from .fisher import fisher_analytic, make_fisher_vector_product
 from .linesearch import backtracking_line_search
-from .validate import check_nonnegative, check_positive
+from .validate import check_integer, check_nonnegative, check_positive
 
 
 @dataclass(frozen=True)
 class UpdateInfo:
     """What one policy update did (the per-iteration columns of the training log).
 
-    predicted_kl: KL the quadratic model promises for the proposed step (0.5 s^T F s);
-    measured_kl: mean KL(pi_old || pi_new) of the step actually taken;
-    expected_improve: g^T s, the linear model's improvement of the surrogate;
-    surrogate_improvement: measured L(theta_new) - L(theta_old);
+    predicted_kl: the quadratic model's KL 0.5 s^T (F + damping I) s of the *proposed* (full)
+        natural step s, which ``natural_step`` scales to equal delta. NPG computes it from its
+        explicit F (delta up to rounding); TRPO reports delta itself, since it never forms F
+        (its accepted step ``coef * s`` has model KL ``coef**2 * delta``, coef in
+        ``line_search``); nan for VPG and PPO, which have no KL model;
+    measured_kl: mean KL(pi_old || pi_new) of the step actually taken (0.0 when TRPO's line
+        search rejects every attempt and keeps theta_old: then no step is taken);
+    expected_improvement: g^T s, the linear model's improvement of the surrogate for s;
+    surrogate_improvement: measured L(theta_new) - L(theta_old) (0.0 when TRPO keeps theta_old);
     line_search: the LineSearchResult (TRPO) or None; cg_iterations; accepted.
     """
 
     theta: np.ndarray
     predicted_kl: float = float("nan")
     measured_kl: float = float("nan")
-    expected_improve: float = float("nan")
+    expected_improvement: float = float("nan")
     surrogate_improvement: float = float("nan")
     line_search: object = None
     cg_iterations: int = 0
@@ -73,21 +82,23 @@ def natural_step(x, Fx, delta):
     if not np.isfinite(xFx) or xFx <= 0:
         raise ValueError(f"x^T F x = {xFx:.3g} <= 0: the Fisher matrix is not positive definite "
                          "along the search direction; add damping")
-    return np.sqrt(2.0 * delta / xFx) * x
+    return np.sqrt(2.0 * check_positive(delta, "delta") / xFx) * x
 
 
-def vpg_update(policy, theta, batch, lr=0.01, normalize_advantages=True):
-    """Vanilla policy gradient: theta + lr * g."""
+def vpg_update(policy, theta, batch, lr=DEFAULTS.lr,
+               normalize_advantages=DEFAULTS.normalize_advantages):
+    """Vanilla policy gradient: theta + lr * g (``lr``: see ``TrainConfig.lr``)."""
     lr = check_positive(lr, "lr")
     adv = normalized(batch.advantages) if normalize_advantages else batch.advantages
     g = policy_gradient(policy, theta, batch, adv)
     theta_new = theta + lr * g
     return UpdateInfo(theta=theta_new, measured_kl=policy.kl(theta, theta_new, batch.obs),
-                      expected_improve=lr * float(g @ g),
+                      expected_improvement=lr * float(g @ g),
                       surrogate_improvement=surrogate(policy, theta_new, batch, adv) - float(adv.mean()))
 
 
-def npg_update(policy, theta, batch, delta=0.01, damping=1e-3, normalize_advantages=True):
+def npg_update(policy, theta, batch, delta=DEFAULTS.delta, damping=DEFAULTS.damping,
+               normalize_advantages=DEFAULTS.normalize_advantages):
     """Natural policy gradient with the explicit Fisher matrix and a direct solve (no checks).
 
     F = mean_s J^T M J on the batch states; x = solve(F + damping I, g);
@@ -103,13 +114,15 @@ def npg_update(policy, theta, batch, delta=0.01, damping=1e-3, normalize_advanta
     theta_new = theta + step
     return UpdateInfo(theta=theta_new, predicted_kl=0.5 * float(step @ F @ step),
                       measured_kl=policy.kl(theta, theta_new, batch.obs),
-                      expected_improve=float(g @ step),
+                      expected_improvement=float(g @ step),
                       surrogate_improvement=surrogate(policy, theta_new, batch, adv) - float(adv.mean()))
 
 
-def trpo_update(policy, theta, batch, delta=0.01, cg_iters=10, damping=0.1, backtrack_coef=0.8,
-                max_backtracks=10, rule="kl_and_improvement", fisher_subsample=1,
-                normalize_advantages=True):
+def trpo_update(policy, theta, batch, delta=DEFAULTS.delta, cg_iters=DEFAULTS.cg_iters,
+                damping=DEFAULTS.damping, backtrack_coef=DEFAULTS.backtrack_coef,
+                max_backtracks=DEFAULTS.max_backtracks, rule=DEFAULTS.ls_rule,
+                fisher_subsample=DEFAULTS.fisher_subsample,
+                normalize_advantages=DEFAULTS.normalize_advantages):
     """One TRPO update (Schulman et al. 2015; Spinning Up's pseudocode).
 
     1. g = grad L(theta_old)
@@ -118,38 +131,44 @@ def trpo_update(policy, theta, batch, delta=0.01, cg_iters=10, damping=0.1, back
     4. backtracking line search on coef = backtrack_coef**j: accept the first step with
        measured mean KL <= delta and measured surrogate improvement > 0; else keep theta_old.
 
-    Hyperparameters: ``delta`` 0.005-0.05 (the trust-region size, the one to tune);
-    ``cg_iters`` 10 (more buys little); ``damping`` 0.01-0.1 (stabilises CG when F is
-    nearly singular); ``backtrack_coef`` 0.5-0.8; ``max_backtracks`` ~10;
-    ``fisher_subsample`` k uses every k-th state for the Fisher products (speed).
+    Hyperparameters (defaults and typical ranges: ``TrainConfig``): ``delta`` is the
+    trust-region size, the one to tune; ``cg_iters`` (more buys little); ``damping``
+    (stabilises CG when F is nearly singular); ``backtrack_coef``, ``max_backtracks`` and
+    ``rule`` (``TrainConfig.ls_rule``) of the line search; ``fisher_subsample`` k uses every
+    k-th state for the Fisher products (speed).
     """
     delta = check_positive(delta, "delta")
     adv = normalized(batch.advantages) if normalize_advantages else batch.advantages
     g = policy_gradient(policy, theta, batch, adv)
-    fvp = make_fisher_vector_product(policy, theta, batch.obs[::int(fisher_subsample)], damping)
-    cg = conjugate_gradient(fvp, g, max_iter=int(cg_iters))
+    fvp = make_fisher_vector_product(
+        policy, theta, batch.obs[::check_integer(fisher_subsample, "fisher_subsample", 1)], damping)
+    cg = conjugate_gradient(fvp, g, max_iter=check_integer(cg_iters, "cg_iters", 1))
     full_step = natural_step(cg.x, fvp(cg.x), delta)
-    expected_improve = float(g @ full_step)
+    expected_improvement = float(g @ full_step)
 
     ls = backtracking_line_search(
         theta, full_step,
         surrogate=lambda t: surrogate(policy, t, batch, adv),
         kl=lambda t: policy.kl(theta, t, batch.obs),
         max_kl=delta, backtrack_coef=backtrack_coef, max_backtracks=max_backtracks,
-        expected_improve=expected_improve, rule=rule)
+        expected_improve=expected_improvement, rule=rule)
     last = ls.attempts[-1]
     return UpdateInfo(theta=ls.theta, predicted_kl=delta,
                       measured_kl=last.kl if ls.accepted else 0.0,
-                      expected_improve=expected_improve,
+                      expected_improvement=expected_improvement,
                       surrogate_improvement=last.improvement if ls.accepted else 0.0,
                       line_search=ls, cg_iterations=cg.iterations, accepted=ls.accepted)
 
 
 @dataclass
 class Adam:
-    """Adam (Kingma & Ba 2015) for gradient *ascent* on a flat vector; PPO's optimiser."""
+    """Adam (Kingma & Ba 2015) for gradient *ascent* on a flat vector; PPO's optimiser.
 
-    lr: float = 3e-4
+    ``lr`` defaults to ``TrainConfig.ppo_lr``; beta1, beta2 and eps are Kingma & Ba's published
+    values, which the course never tunes (so they live here, not in TrainConfig).
+    """
+
+    lr: float = DEFAULTS.ppo_lr
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
@@ -168,13 +187,14 @@ class Adam:
         return theta + self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-def clipped_surrogate(policy, theta, batch, advantages, clip=0.2):
+def clipped_surrogate(policy, theta, batch, advantages, clip=DEFAULTS.ppo_clip):
     """L_clip = mean_i min(r_i A_i, clip(r_i, 1-eps, 1+eps) A_i),  r_i = pi_theta/pi_old."""
     r = np.exp(policy.log_prob(theta, batch.obs, batch.actions) - batch.log_prob_old)
     return float(np.mean(np.minimum(r * advantages, np.clip(r, 1 - clip, 1 + clip) * advantages)))
 
 
-def clipped_surrogate_gradient(policy, theta, obs, actions, log_prob_old, advantages, clip=0.2):
+def clipped_surrogate_gradient(policy, theta, obs, actions, log_prob_old, advantages,
+                               clip=DEFAULTS.ppo_clip):
     """grad L_clip: samples whose clipped branch is active (r outside [1-eps, 1+eps] on the
     side that would help) contribute zero; the others contribute r_i A_i grad log pi."""
     r = np.exp(policy.log_prob(theta, obs, actions) - log_prob_old)
@@ -182,12 +202,14 @@ def clipped_surrogate_gradient(policy, theta, obs, actions, log_prob_old, advant
     return policy.grad_log_prob(theta, obs, actions, r * advantages * active)
 
 
-def ppo_update(policy, theta, batch, optimizer: Adam, clip=0.2, epochs=10, minibatch_size=64,
-               rng=None, target_kl=None, normalize_advantages=True):
+def ppo_update(policy, theta, batch, optimizer: Adam, clip=DEFAULTS.ppo_clip,
+               epochs=DEFAULTS.ppo_epochs, minibatch_size=DEFAULTS.ppo_minibatch, rng=None,
+               target_kl=DEFAULTS.ppo_target_kl, normalize_advantages=DEFAULTS.normalize_advantages):
     """PPO-clip: ``epochs`` passes of minibatch Adam ascent on L_clip.
 
-    ``clip`` 0.1-0.3; ``epochs`` 3-10; ``target_kl`` (optional) stops the epochs early when the
-    mean KL from theta_old exceeds 1.5 * target_kl.
+    ``clip`` 0.1-0.3; ``epochs`` 3-10; ``target_kl`` (optional, ``TrainConfig.ppo_target_kl``)
+    stops the epochs early, after the first epoch whose end has mean KL from theta_old above
+    1.5 * target_kl. ``rng`` shuffles the minibatches (None: ``default_rng(0)``).
     """
     rng = np.random.default_rng(0) if rng is None else rng
     adv = normalized(batch.advantages) if normalize_advantages else batch.advantages

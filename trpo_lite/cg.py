@@ -19,11 +19,10 @@ linear systems; J. Nocedal, S. Wright, Numerical Optimization, Algorithm 5.2.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 
-from trpo_lite.validate import check_array, check_positive
+from .validate import check_array, check_callable, check_integer, check_positive
 
 
 @dataclass(frozen=True)
@@ -57,18 +56,14 @@ class CGResult:
 
 def _check_inputs(Avp, b, max_iter, tol, x0):
     """Validate the arguments shared by both solvers; return (b, max_iter, tol, x0)."""
-    if not callable(Avp):
-        raise TypeError(f"Avp must be a callable v -> A @ v, got {type(Avp).__name__}")
+    check_callable(Avp, "Avp", "v -> A @ v")
     b = check_array(b, "b", ndim=1)
     if b.size == 0:
-        raise ValueError("b must be non-empty")
-    if max_iter is None:
-        max_iter = b.size
-    if isinstance(max_iter, bool) or not isinstance(max_iter, Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+        raise ValueError("b must be non-empty, got shape (0,)")
+    max_iter = b.size if max_iter is None else check_integer(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")
     x0 = np.zeros_like(b) if x0 is None else check_array(x0, "x0", shape=b.shape).copy()
-    return b, int(max_iter), tol, x0
+    return b, max_iter, tol, x0
 
 
 def _apply(Avp, v):

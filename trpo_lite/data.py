@@ -4,6 +4,16 @@ Every file is ``{"meta": {...}, "payload": {...}}`` where meta records the comma
 regenerates it, the library version, the seeds and the date. Files are written to a
 temporary file in the same folder and renamed, so an interrupted run never leaves a
 half-written file; a missing or corrupt file raises an error naming the command to rerun.
+
+Where the files are (``find_data_dir()``, looked up at every call):
+
+1. ``$TRPO_LITE_DATA_DIR``, if set: read and write there;
+2. in a checkout of the repository (also an editable install): the repository's ``data/``,
+   which ``python -m trpo_lite make-data`` rewrites;
+3. in an installed wheel: the copy of data/ shipped inside the package
+   (``trpo_lite/data_files/``, pyproject.toml maps data/ there), found with importlib.resources.
+
+Every function also takes ``data_dir=`` to name a folder explicitly.
 """
 from __future__ import annotations
 
@@ -11,11 +21,34 @@ import datetime as _dt
 import json
 import os
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from . import __version__
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+ENV_VAR = "TRPO_LITE_DATA_DIR"
+_ROOT = Path(__file__).resolve().parent.parent
+# The repository's data/ (what make-data writes in a checkout); see find_data_dir() for the lookup.
+DATA_DIR = _ROOT / "data"
+PACKAGE_DATA = "data_files"      # data/ inside an installed package: trpo_lite/data_files/
+
+
+def _in_checkout():
+    """True when this module runs from a source tree (the repository root holds pyproject.toml)."""
+    return (_ROOT / "pyproject.toml").is_file() and DATA_DIR.is_dir()
+
+
+def find_data_dir():
+    """The folder data files are read from and written to (see the module docstring)."""
+    override = os.environ.get(ENV_VAR, "").strip()
+    if override:
+        return Path(override).expanduser()
+    if _in_checkout():
+        return DATA_DIR
+    installed = resources.files(__package__) / PACKAGE_DATA
+    if installed.is_dir():
+        return Path(str(installed))
+    return DATA_DIR          # neither exists: load_json then says which command makes the file
 
 
 class DataFileError(RuntimeError):
@@ -24,7 +57,7 @@ class DataFileError(RuntimeError):
 
 def save_json(name, payload, command, seeds=(), data_dir=None, **meta):
     """Atomically write ``data_dir/name`` with metadata; returns the path."""
-    folder = Path(data_dir) if data_dir is not None else DATA_DIR
+    folder = Path(data_dir) if data_dir is not None else find_data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     doc = {"meta": {"command": command, "trpo_lite_version": __version__, "seeds": list(seeds),
                     "date": _dt.date.today().isoformat(), **meta},
@@ -45,10 +78,10 @@ def save_json(name, payload, command, seeds=(), data_dir=None, **meta):
 
 def load_json(name, command, data_dir=None, required=()):
     """Read ``data_dir/name``; return (payload, meta). ``required`` lists payload keys that must exist."""
-    path = (Path(data_dir) if data_dir is not None else DATA_DIR) / name
+    path = (Path(data_dir) if data_dir is not None else find_data_dir()) / name
     hint = f"regenerate it with: {command}"
     if not path.exists():
-        raise DataFileError(f"data file {path.name} is missing; {hint}")
+        raise DataFileError(f"data file {path.name} is missing from {path.parent}; {hint}")
     try:
         doc = json.loads(path.read_text())
         payload, meta = doc["payload"], doc["meta"]

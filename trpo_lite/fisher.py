@@ -1,14 +1,16 @@
 """The Fisher information matrix of a policy, four ways, and the matrix-free product.
 
     F(theta) = E_{s ~ data} E_{a ~ pi_theta(.|s)} [ score(s,a) score(s,a)^T ]       (1)
-             = E_s [ J(s)^T M(eta(s)) J(s) ]                                       (2)
+             = E_s [ J(s)^T M(s) J(s) ]                                            (2)
              ~ (1/N) sum_i score(s_i,a_i) score(s_i,a_i)^T,  a_i sampled            (3)
              = Hessian of  theta -> mean_s KL(pi_old(.|s) || pi_theta(.|s))  at theta_old   (4)
 
-(1) enumerates the actions (categorical) or uses Gauss-Hermite quadrature (Gaussian), so it
-is exact and independent of (2). (4) is computed by finite differences for the checks.
-TRPO never forms F: it only needs F v = E_s[J^T M (J v)], one forward-mode and one
-reverse-mode pass (``fisher_vector_product``). Notebook 02 derives (1)-(4); notebook 04
+J(s) = d dist_params(s) / d theta is the Jacobian of the distribution parameters (logits, or
+mean and log-std; eta(s) in notebooks 02 and 04) and M(s) the distribution's own Fisher
+matrix at them (``policy.dist_fisher_at``). (1) enumerates the actions (categorical) or uses
+Gauss-Hermite quadrature (Gaussian), so it is exact and independent of (2). (4) is computed
+by finite differences for the checks. TRPO never forms F: it only needs
+F v = E_s[J^T M (J v)], one forward-mode and one reverse-mode pass (``fisher_vector_product``). Notebook 02 derives (1)-(4); notebook 04
 times the explicit matrix against the product.
 """
 from __future__ import annotations
@@ -18,31 +20,31 @@ import itertools
 import numpy as np
 
 from .policies import CategoricalPolicy, GaussianPolicy, log_softmax
-from .validate import check_array, check_nonnegative, check_positive
+from .validate import check_array, check_choice, check_nonnegative, check_positive
 
 
 def _inputs(policy, theta, obs):
     theta = check_array(theta, "theta", shape=(policy.n_params,))
     obs = check_array(obs, "obs", shape=(None, policy.net.in_dim))
     if obs.shape[0] == 0:
-        raise ValueError("obs must contain at least one state")
+        raise ValueError("obs must contain at least one state, got shape (0, ...)")
     return theta, obs
 
 
 def fisher_expected_outer(policy, theta, obs):
     """(1) F = mean_s sum_a pi(a|s) score score^T, exact; shape (n_params, n_params)."""
     theta, obs = _inputs(policy, theta, obs)
-    eta = policy.dist_params(theta, obs)
+    dist_params = policy.dist_params(theta, obs)
     J = policy.dist_jacobian(theta, obs)                                   # (N, d, P)
     if isinstance(policy, CategoricalPolicy):
-        n, A = eta.shape
+        n, A = dist_params.shape
         actions = [np.full(n, a) for a in range(A)]
-        weights = np.exp(log_softmax(eta)).T                               # (A, N) = pi(a|s)
+        weights = np.exp(log_softmax(dist_params)).T                       # (A, N) = pi(a|s)
     elif isinstance(policy, GaussianPolicy):
         k = policy.act_dim
         z1, w1 = np.polynomial.hermite_e.hermegauss(5)                     # exact to degree 9
         w1 = w1 / w1.sum()
-        mu, std = eta[:, :k], np.exp(eta[:, k:])
+        mu, std = dist_params[:, :k], np.exp(dist_params[:, k:])
         actions, weights = [], []
         for idx in itertools.product(range(len(z1)), repeat=k):
             actions.append(mu + std * z1[list(idx)])
@@ -51,13 +53,13 @@ def fisher_expected_outer(policy, theta, obs):
         raise TypeError(f"unsupported policy type {type(policy).__name__}")
     F = np.zeros((policy.n_params, policy.n_params))
     for a, w in zip(actions, weights):
-        scores = np.einsum("nd,ndp->np", policy._dlogp_deta(eta, a), J)
+        scores = np.einsum("nd,ndp->np", policy.dist_score(dist_params, a), J)
         F += (scores * w[:, None]).T @ scores
     return F / len(obs)
 
 
 def fisher_analytic(policy, theta, obs):
-    """(2) F = mean_s J(s)^T M(eta(s)) J(s); shape (n_params, n_params)."""
+    """(2) F = mean_s J(s)^T M(s) J(s); shape (n_params, n_params)."""
     theta, obs = _inputs(policy, theta, obs)
     J = policy.dist_jacobian(theta, obs)                                   # (N, d, P)
     MJ = np.einsum("nde,nep->ndp", policy.dist_fisher(theta, obs), J)
@@ -85,8 +87,8 @@ def make_fisher_vector_product(policy, theta, obs, damping=0.0):
     """A callable v -> (F + damping I) v at fixed theta, obs (M computed once)."""
     theta, obs = _inputs(policy, theta, obs)
     damping = check_nonnegative(damping, "damping")
-    eta, jvp, vjp = policy.dist_linearize(theta, obs)                      # one forward pass
-    M = policy._fisher_eta(eta)                                            # (N, d, d)
+    dist_params, jvp, vjp = policy.dist_linearize(theta, obs)              # one forward pass
+    M = policy.dist_fisher_at(dist_params)                                 # (N, d, d)
     n = len(obs)
 
     def fvp(v):
@@ -106,14 +108,13 @@ def kl_hessian_fd(policy, theta_old, obs, eps=1e-4, direction="old_new"):
     """
     theta_old, obs = _inputs(policy, theta_old, obs)
     eps = check_positive(eps, "eps")
+    check_choice(direction, "direction", ("old_new", "new_old"))
     if direction == "old_new":
         def f(t):
             return policy.kl(theta_old, t, obs)
-    elif direction == "new_old":
+    else:
         def f(t):
             return policy.kl(t, theta_old, obs)
-    else:
-        raise ValueError(f"direction must be 'old_new' or 'new_old', got {direction!r}")
     n = len(theta_old)
     E = np.eye(n) * eps
     H = np.empty((n, n))

@@ -31,9 +31,10 @@ from numbers import Integral
 
 import numpy as np
 
-from trpo_lite.validate import check_array, check_nonnegative, check_positive
+from .config import DEFAULTS, LINE_SEARCH_RULES
+from .validate import check_array, check_nonnegative, check_positive
 
-RULES = ("kl_and_improvement", "improvement_ratio")
+RULES = LINE_SEARCH_RULES      # ("kl_and_improvement", "improvement_ratio")
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,10 @@ def _judge(rule, kl, improvement, expected_improvement, max_kl, accept_ratio):
     return "no_improvement" if kl_ok else "kl_violation_and_no_improvement"
 
 
-def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl, backtrack_coef=0.8,
-                             max_backtracks=10, expected_improve=None,
-                             rule="kl_and_improvement", accept_ratio=0.1):
+def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl,
+                             backtrack_coef=DEFAULTS.backtrack_coef,
+                             max_backtracks=DEFAULTS.max_backtracks, expected_improve=None,
+                             rule=DEFAULTS.ls_rule, accept_ratio=0.1):
     """Accept the first ``theta_old + backtrack_coef**j * full_step`` that is safe and improves.
 
     Parameters
@@ -109,20 +111,25 @@ def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl, backtr
     kl : callable
         ``kl(theta) -> float``, the mean KL(pi_theta_old || pi_theta) over the batch states.
     max_kl : float
-        The trust-region radius delta > 0. Typical 0.001-0.05 (Spinning Up: 0.01).
+        The trust-region radius delta > 0 (``TrainConfig.delta``). Typical 0.005-0.05
+        (Spinning Up: 0.01).
     backtrack_coef : float
-        Shrink factor in (0, 1). Typical 0.5-0.8; rarely worth touching.
+        Shrink factor in (0, 1) (default ``TrainConfig.backtrack_coef``). Typical 0.5-0.8;
+        rarely worth touching.
     max_backtracks : int
-        Shrink at most this many times (so at most ``max_backtracks + 1`` attempts). Typical 10.
+        Shrink at most this many times (so at most ``max_backtracks + 1`` attempts); default
+        ``TrainConfig.max_backtracks``, typical 5-15.
     expected_improve : float, optional
-        The linear prediction of the improvement of the full step, ``g^T full_step``.
+        The linear prediction of the improvement of the full step, ``g^T full_step`` (each
+        attempt records ``coef * expected_improve`` as its ``expected_improvement``).
         Required (and > 0) for ``rule="improvement_ratio"``; otherwise only recorded.
     rule : {"kl_and_improvement", "improvement_ratio"}
-        "kl_and_improvement" (default, the course's rule): KL <= max_kl and improvement > 0.
-        "improvement_ratio": ``improvement / (coef * expected_improve) > accept_ratio``;
-        the KL is *not* checked.
+        "kl_and_improvement" (default, ``TrainConfig.ls_rule``, the course's rule): KL <= max_kl
+        and improvement > 0. "improvement_ratio": ``improvement / (coef * expected_improve) >
+        accept_ratio``; the KL is *not* checked.
     accept_ratio : float
-        Threshold >= 0 of the ratio rule (typical 0.1); unused by the default rule.
+        Threshold >= 0 of the ratio rule (typical 0.1); unused by the default rule. The one
+        line-search default outside ``TrainConfig``: ``trpo_update`` never passes it.
 
     Returns
     -------

@@ -7,7 +7,7 @@ The network never stores parameters: every method takes ``theta`` (n_params,) so
 line search can evaluate any candidate without mutating a model.
 
 Derivatives are written by hand (checked against finite differences in
-tests/test_mlp.py):
+tests/test_mlp_policies_fisher.py):
 
 * ``jvp``  forward-mode   J v      -> (N, out)   one pass, tangents alongside values
 * ``vjp``  reverse-mode   sum_i J_i^T u_i -> (n_params,)   backpropagation
@@ -19,33 +19,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import check_array
-
-_ACTIVATIONS = ("tanh",)
+from .validate import check_array, check_integer, check_rng
 
 
 @dataclass(frozen=True)
 class MLP:
     """Fully connected tanh network; layer l has weights W_l (in_l, out_l) and bias b_l.
 
+    The hidden units are always tanh: smooth, so the finite-difference checks of the
+    derivatives are exact to O(eps^2), and bounded, so the policies start near uniform.
+
     Parameters
     ----------
     sizes : tuple of int
         ``(in_dim, hidden_1, ..., out_dim)``; two entries give a linear map.
-    activation : str
-        Hidden-layer non-linearity; only ``"tanh"`` (smooth, so finite-difference
-        checks are exact to O(eps^2)).
     """
 
     sizes: tuple
-    activation: str = "tanh"
 
     def __post_init__(self):
-        sizes = tuple(int(s) for s in self.sizes)
-        if len(sizes) < 2 or min(sizes) < 1:
+        if len(tuple(self.sizes)) < 2:
             raise ValueError(f"sizes must have >= 2 positive entries, got {self.sizes!r}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}")
+        sizes = tuple(check_integer(s, "sizes entries", minimum=1) for s in self.sizes)
         object.__setattr__(self, "sizes", sizes)
 
     @property
@@ -76,8 +71,7 @@ class MLP:
     def init(self, rng: np.random.Generator, out_scale: float = 0.01):
         """Orthogonal weights (gain 1), zero biases; the last layer scaled by ``out_scale``
         so a new policy starts close to uniform / zero-mean."""
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("rng must be a numpy.random.Generator")
+        check_rng(rng)
         parts = []
         n_layers = len(self.sizes) - 1
         for l, (i, o) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
@@ -147,16 +141,16 @@ class MLP:
                 dh = (1.0 - hs[l + 1] ** 2) * dz
 
         def vjp(u):
-            """Backpropagation: delta_L = u; dW_l = h_{l-1}^T delta_l; db_l = sum delta_l;
-            delta_{l-1} = (delta_l W_l^T) * (1 - h_{l-1}^2)."""
-            delta = check_array(u, "u", shape=(n, self.out_dim))
+            """Backpropagation of the cotangent u_z = d(u . y)/dz_l, layer by layer: u_z = u at
+            the output; dW_l = h_{l-1}^T u_z; db_l = sum u_z; u_z <- (u_z W_l^T) * (1 - h_{l-1}^2)."""
+            u_z = check_array(u, "u", shape=(n, self.out_dim))
             grads = []
             for l in range(len(layers) - 1, -1, -1):
                 W, _ = layers[l]
                 h_in = hs[l]
-                grads.append((h_in.T @ delta, delta.sum(axis=0)))
+                grads.append((h_in.T @ u_z, u_z.sum(axis=0)))
                 if l > 0:
-                    delta = (delta @ W.T) * (1.0 - h_in ** 2)
+                    u_z = (u_z @ W.T) * (1.0 - h_in ** 2)
             return np.concatenate([np.concatenate([gW.ravel(), gb]) for gW, gb in reversed(grads)])
 
         return hs[-1], jvp, vjp
@@ -180,17 +174,17 @@ class MLP:
         hs, layers = self._forward(theta, x)
         J = np.empty((n, out, self.n_params))
         for k in range(out):
-            delta = np.zeros((n, out))
-            delta[:, k] = 1.0
+            u_z = np.zeros((n, out))
+            u_z[:, k] = 1.0
             cols = []
             for l in range(len(layers) - 1, -1, -1):
                 W, _ = layers[l]
                 h_in = hs[l]
-                # per-sample dW = outer(h_in_i, delta_i)
+                # per-sample dW = outer(h_in_i, u_z_i)
                 cols.append(np.concatenate(
-                    [np.einsum("ni,no->nio", h_in, delta).reshape(n, -1), delta], axis=1))
+                    [np.einsum("ni,no->nio", h_in, u_z).reshape(n, -1), u_z], axis=1))
                 if l > 0:
-                    delta = (delta @ W.T) * (1.0 - h_in ** 2)
+                    u_z = (u_z @ W.T) * (1.0 - h_in ** 2)
             J[:, k, :] = np.concatenate(cols[::-1], axis=1)
         return J
 

@@ -1,19 +1,24 @@
 """Stochastic policies pi_theta(a | s) on a flat parameter vector ``theta``.
 
-A policy is a network that maps a state to the parameters ``eta`` of a distribution:
+A policy is a network that maps a state to the parameters of a distribution, the
+*distribution parameters* ``dist_params`` (written eta(s) in notebooks 02 and 04; in the code
+``eta`` is kept for the expected return eta(pi) of notebook 05):
 
-* ``CategoricalPolicy``: eta = logits (A,), pi(a|s) = softmax(eta)_a.
-* ``GaussianPolicy``: eta = [mu (k,), log_std (k,)], a ~ N(mu(s), diag(exp(log_std))^2);
+* ``CategoricalPolicy``: dist_params = logits (A,), pi(a|s) = softmax(logits)_a.
+* ``GaussianPolicy``: dist_params = [mu (k,), log_std (k,)], a ~ N(mu(s), diag(exp(log_std))^2);
   ``theta = [network parameters, log_std]`` (log_std is state-independent).
 
-Everything the course needs follows from two ingredients, the chain rule through eta and the
-distribution's own Fisher matrix M(eta):
+Everything the course needs follows from two ingredients, the chain rule through the
+distribution parameters and the distribution's own Fisher matrix M:
 
-    score(s, a) = grad_theta log pi(a|s) = J(s)^T  d log p(a | eta) / d eta,   J = d eta / d theta
-    F = E_s[ J(s)^T M(eta(s)) J(s) ],  M = diag(p) - p p^T (categorical),
-                                         M = diag(1/sigma^2, 2) (Gaussian in mu, log_std)
+    score(s, a) = grad_theta log pi(a|s) = J(s)^T u(s, a),   u = d log p(a | dist_params) / d dist_params
+                                                             J = d dist_params / d theta
+    F = E_s[ J(s)^T M(s) J(s) ],  M = diag(p) - p p^T (categorical),
+                                  M = diag(1/sigma^2, 2) (Gaussian in mu, log_std)
 
-(notebook 02 derives both and checks F against the Hessian of the KL).
+``dist_score`` is u and ``dist_fisher_at`` is M, both as functions of the distribution
+parameters, so ``fisher.py`` can reuse one forward pass (notebook 02 derives both and checks F
+against the Hessian of the KL).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import DEFAULTS
 from .mlp import MLP
 from .validate import check_array
 
@@ -52,10 +58,13 @@ class _Policy:
         return check_array(weights, "weights", shape=(n,))
 
     def score(self, theta, obs, actions):
-        """Per-sample score grad_theta log pi(a_i|s_i) = J_i^T dlogp/deta, shape (N, n_params)."""
+        """Per-sample score grad_theta log pi(a_i|s_i) = J_i^T u_i, shape (N, n_params).
+
+        u_i = d log p(a_i | dist_params) / d dist_params (``dist_score``), J_i = d dist_params / d theta.
+        """
         theta, obs = self._theta(theta), self._obs(obs)
         actions = self._actions(actions, obs.shape[0])
-        u = self._dlogp_deta(self.dist_params(theta, obs), actions)        # (N, d)
+        u = self.dist_score(self.dist_params(theta, obs), actions)         # (N, d)
         return np.einsum("nd,ndp->np", u, self.dist_jacobian(theta, obs))
 
     def grad_log_prob(self, theta, obs, actions, weights):
@@ -68,13 +77,13 @@ class _Policy:
         n = obs.shape[0]
         actions = self._actions(actions, n)
         w = self._weights(weights, n)
-        u = self._dlogp_deta(self.dist_params(theta, obs), actions)
+        u = self.dist_score(self.dist_params(theta, obs), actions)
         return self.dist_vjp(theta, obs, u * (w / n)[:, None])
 
     def log_prob(self, theta, obs, actions):
         """log pi(a_i | s_i), shape (N,)."""
         theta, obs = self._theta(theta), self._obs(obs)
-        return self._log_prob_eta(self.dist_params(theta, obs), self._actions(actions, obs.shape[0]))
+        return self._log_prob_at(self.dist_params(theta, obs), self._actions(actions, obs.shape[0]))
 
     def kl(self, theta_old, theta_new, obs):
         """Mean over states of KL(pi_old(.|s) || pi_new(.|s)) -- the TRPO constraint."""
@@ -83,13 +92,14 @@ class _Policy:
     def kl_per_state(self, theta_old, theta_new, obs):
         """KL(pi_old(.|s_i) || pi_new(.|s_i)) for every state, shape (N,)."""
         obs = self._obs(obs)
-        eta_old = self.dist_params(self._theta(theta_old, "theta_old"), obs)
-        eta_new = self.dist_params(self._theta(theta_new, "theta_new"), obs)
-        return self._kl_eta(eta_old, eta_new)
+        old = self.dist_params(self._theta(theta_old, "theta_old"), obs)
+        new = self.dist_params(self._theta(theta_new, "theta_new"), obs)
+        return self._kl_at(old, new)
 
     def dist_fisher(self, theta, obs):
-        """The distribution's own Fisher M(eta(s_i)), shape (N, d, d)."""
-        return self._fisher_eta(self.dist_params(self._theta(theta), self._obs(obs)))
+        """The distribution's own Fisher M at the distribution parameters of every state,
+        shape (N, d, d): ``dist_fisher_at(dist_params(theta, obs))``."""
+        return self.dist_fisher_at(self.dist_params(self._theta(theta), self._obs(obs)))
 
 
 @dataclass(frozen=True)
@@ -114,7 +124,7 @@ class CategoricalPolicy(_Policy):
             raise ValueError(f"actions must lie in [0, {self.n_actions}), got range [{a.min()}, {a.max()}]")
         return a
 
-    # eta = logits ---------------------------------------------------------------
+    # dist_params = logits -------------------------------------------------------
     def dist_params(self, theta, obs):
         return self.net.forward(theta, obs)
 
@@ -128,7 +138,7 @@ class CategoricalPolicy(_Policy):
         return self.net.jacobian(theta, obs)
 
     def dist_linearize(self, theta, obs):
-        """(eta, jvp, vjp) at fixed (theta, obs), sharing one forward pass (see MLP.linearize)."""
+        """(dist_params, jvp, vjp) at fixed (theta, obs), sharing one forward pass (see MLP.linearize)."""
         return self.net.linearize(theta, obs)
 
     def probs(self, theta, obs):
@@ -154,20 +164,24 @@ class CategoricalPolicy(_Policy):
         logp = log_softmax(self.dist_params(self._theta(theta), self._obs(obs)))
         return -(np.exp(logp) * logp).sum(axis=1)
 
-    def _log_prob_eta(self, logits, actions):
+    def _log_prob_at(self, logits, actions):
         return log_softmax(logits)[np.arange(len(actions)), actions]
 
-    def _dlogp_deta(self, logits, actions):
-        """d log softmax(eta)_a / d eta = onehot(a) - p."""
+    def dist_score(self, logits, actions):
+        """u = d log softmax(logits)_a / d logits = onehot(a) - p, shape (N, A).
+
+        ``logits`` (N, A) are distribution parameters (``dist_params``), not theta.
+        """
         u = -np.exp(log_softmax(logits))
         u[np.arange(len(actions)), actions] += 1.0
         return u
 
-    def _kl_eta(self, logits_old, logits_new):
+    def _kl_at(self, logits_old, logits_new):
         lp_old, lp_new = log_softmax(logits_old), log_softmax(logits_new)
         return (np.exp(lp_old) * (lp_old - lp_new)).sum(axis=1)
 
-    def _fisher_eta(self, logits):
+    def dist_fisher_at(self, logits):
+        """M = diag(p) - p p^T for every row of ``logits`` (N, A), shape (N, A, A)."""
         p = np.exp(log_softmax(logits))
         return np.einsum("na,ab->nab", p, np.eye(p.shape[1])) - p[:, :, None] * p[:, None, :]
 
@@ -199,7 +213,7 @@ class GaussianPolicy(_Policy):
     def _actions(self, actions, n):
         return check_array(actions, "actions", shape=(n, self.act_dim))
 
-    # eta = [mu, log_std] --------------------------------------------------------------
+    # dist_params = [mu, log_std] -------------------------------------------------------
     def dist_params(self, theta, obs):
         theta_net, log_std = self._split(theta)
         mu = self.net.forward(theta_net, obs)
@@ -217,7 +231,7 @@ class GaussianPolicy(_Policy):
         return np.concatenate([self.net.vjp(theta_net, obs, u[:, :k]), u[:, k:].sum(axis=0)])
 
     def dist_linearize(self, theta, obs):
-        """(eta, jvp, vjp) at fixed (theta, obs), sharing one forward pass (see MLP.linearize)."""
+        """(dist_params, jvp, vjp) at fixed (theta, obs), sharing one forward pass (see MLP.linearize)."""
         theta_net, log_std = self._split(theta)
         mu, jvp_mu, vjp_mu = self.net.linearize(theta_net, obs)
         k = self.act_dim
@@ -242,9 +256,9 @@ class GaussianPolicy(_Policy):
         return J
 
     def mean_std(self, theta, obs):
-        eta = self.dist_params(self._theta(theta), self._obs(obs))
+        dist_params = self.dist_params(self._theta(theta), self._obs(obs))
         k = self.act_dim
-        return eta[:, :k], np.exp(eta[:, k:])
+        return dist_params[:, :k], np.exp(dist_params[:, k:])
 
     def sample(self, theta, obs, rng: np.random.Generator):
         """a = mu + sigma * z, z ~ N(0, I), shape (N, k)."""
@@ -267,37 +281,42 @@ class GaussianPolicy(_Policy):
         n = self._obs(obs).shape[0]
         return np.full(n, float(np.sum(log_std + 0.5 * (LOG_2PI + 1.0))))
 
-    def _log_prob_eta(self, eta, actions):
+    def _log_prob_at(self, dist_params, actions):
         k = self.act_dim
-        mu, log_std = eta[:, :k], eta[:, k:]
+        mu, log_std = dist_params[:, :k], dist_params[:, k:]
         z = (actions - mu) * np.exp(-log_std)
         return -0.5 * (z ** 2).sum(axis=1) - log_std.sum(axis=1) - 0.5 * k * LOG_2PI
 
-    def _dlogp_deta(self, eta, actions):
-        """d log N(a; mu, sigma) / d mu = (a - mu)/sigma^2;  / d log_std = z^2 - 1."""
+    def dist_score(self, dist_params, actions):
+        """u = d log N(a; mu, sigma) / d [mu, log_std] = [(a - mu)/sigma^2, z^2 - 1], shape (N, 2k).
+
+        ``dist_params`` (N, 2k) = [mu, log_std] per state (``dist_params``), not theta.
+        """
         k = self.act_dim
-        mu, log_std = eta[:, :k], eta[:, k:]
+        mu, log_std = dist_params[:, :k], dist_params[:, k:]
         z = (actions - mu) * np.exp(-log_std)
         return np.concatenate([z * np.exp(-log_std), z ** 2 - 1.0], axis=1)
 
-    def _kl_eta(self, eta_old, eta_new):
+    def _kl_at(self, old, new):
         k = self.act_dim
-        mu0, ls0 = eta_old[:, :k], eta_old[:, k:]
-        mu1, ls1 = eta_new[:, :k], eta_new[:, k:]
+        mu0, ls0 = old[:, :k], old[:, k:]
+        mu1, ls1 = new[:, :k], new[:, k:]
         var0, var1 = np.exp(2 * ls0), np.exp(2 * ls1)
         return (ls1 - ls0 + (var0 + (mu0 - mu1) ** 2) / (2.0 * var1) - 0.5).sum(axis=1)
 
-    def _fisher_eta(self, eta):
+    def dist_fisher_at(self, dist_params):
+        """M = diag(1/sigma^2, 2) in (mu, log_std) for every row of ``dist_params``, (N, 2k, 2k)."""
         k = self.act_dim
-        diag = np.concatenate([np.exp(-2.0 * eta[:, k:]), np.full((eta.shape[0], k), 2.0)], axis=1)
+        diag = np.concatenate([np.exp(-2.0 * dist_params[:, k:]),
+                               np.full((dist_params.shape[0], k), 2.0)], axis=1)
         return np.einsum("nd,de->nde", diag, np.eye(2 * k))
 
 
-def make_policy(observation_space, action_space, hidden=(64, 64)):
+def make_policy(observation_space, action_space, hidden=DEFAULTS.hidden):
     """The policy that fits a gymnasium environment's spaces.
 
     ``Discrete(A)`` -> CategoricalPolicy with A logits; ``Box(k)`` -> GaussianPolicy.
-    ``hidden=()`` gives a linear policy.
+    ``hidden`` (default ``TrainConfig.hidden``) are the hidden sizes; ``()`` gives a linear policy.
     """
     from gymnasium import spaces
 

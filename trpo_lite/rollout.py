@@ -9,10 +9,11 @@ Terminated vs truncated (gymnasium's two kinds of "done"):
 * ``truncated``: the time limit cut the episode; the state was not terminal, so the
   return continues and we *bootstrap* with V(s_{T}) of the true final observation.
 
-GAE(gamma, lambda) (Schulman et al. 2016):
+GAE(gamma, lambda) (Schulman et al. 2016), with the TD error written e_t here (the GAE paper
+calls it delta_t; in this library delta is only the trust-region radius):
 
-    delta_t = r_t + gamma * V(s_{t+1}) * (1 - terminated_t) - V(s_t)
-    A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}        done = terminated or truncated
+    e_t = r_t + gamma * V(s_{t+1}) * (1 - terminated_t) - V(s_t)
+    A_t = e_t + gamma * lambda * (1 - done_t) * A_{t+1}        done = terminated or truncated
 
 lambda = 1 gives the Monte-Carlo return minus the baseline (REINFORCE with baseline);
 lambda = 0 gives the one-step TD error.
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import check_array, check_open_unit
+from .config import DEFAULTS
+from .validate import check_array, check_discount, check_integer, check_unit_interval
 
 KNOWN_ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1")
 
@@ -94,22 +96,26 @@ class Sampler:
     env_id : str
         A gymnasium id, e.g. "CartPole-v1".
     n_envs : int
-        Parallel copies; one batched policy call serves all of them (typical 1-16).
+        Parallel copies; one batched policy call serves all of them (default
+        ``TrainConfig.n_envs``; typical 1-16).
     seed : int
-        Environment i is reset with seed ``seed * 1000 + i`` once; later resets continue
+        An integer >= 0. Environment i is reset with seed ``seed * 1000 + i`` once; later resets continue
         its own random stream, so the same seed gives the same episodes.
     max_episode_steps : int, optional
         Override the time limit (episodes longer than this are *truncated*).
     """
 
-    def __init__(self, env_id: str, n_envs: int = 1, seed: int = 0, max_episode_steps=None):
-        if int(n_envs) < 1:
-            raise ValueError(f"n_envs must be >= 1, got {n_envs!r}")
+    def __init__(self, env_id: str, n_envs: int = DEFAULTS.n_envs, seed: int = 0,
+                 max_episode_steps=None):
+        n_envs = check_integer(n_envs, "n_envs", minimum=1)
+        seed = check_integer(seed, "seed", minimum=0)
+        if max_episode_steps is not None:
+            max_episode_steps = check_integer(max_episode_steps, "max_episode_steps", minimum=1)
         self.env_id = env_id
-        self.envs = [make_env(env_id, max_episode_steps) for _ in range(int(n_envs))]
+        self.envs = [make_env(env_id, max_episode_steps) for _ in range(n_envs)]
         self.observation_space = self.envs[0].observation_space
         self.action_space = self.envs[0].action_space
-        self.obs = np.stack([env.reset(seed=int(seed) * 1000 + i)[0]
+        self.obs = np.stack([env.reset(seed=seed * 1000 + i)[0]
                              for i, env in enumerate(self.envs)]).astype(float)
         self._ep_ret = np.zeros(len(self.envs))
         self._ep_len = np.zeros(len(self.envs), dtype=int)
@@ -124,9 +130,7 @@ class Sampler:
 
     def run(self, policy, theta, n_steps: int, rng: np.random.Generator) -> Trajectory:
         """Step every environment ``n_steps`` times with a ~ pi_theta(.|s)."""
-        if int(n_steps) < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
-        T, N = int(n_steps), len(self.envs)
+        T, N = check_integer(n_steps, "n_steps", minimum=1), len(self.envs)
         obs_buf = np.empty((T, N, self.obs.shape[1]))
         next_buf = np.empty_like(obs_buf)
         rew = np.empty((T, N))
@@ -169,7 +173,7 @@ def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: 
     rewards, values, next_values : (T, N)
         r_t, V(s_t), V(s_{t+1}) (for a truncated step: V of the true final observation).
     terminated, truncated : (T, N) bool
-    gamma : float in (0, 1);  lam : float in [0, 1]
+    gamma : float in [0, 1);  lam : float in [0, 1]
 
     Returns
     -------
@@ -180,17 +184,17 @@ def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: 
     next_values = check_array(next_values, "next_values", shape=rewards.shape)
     terminated = np.asarray(terminated, dtype=bool)
     truncated = np.asarray(truncated, dtype=bool)
-    if terminated.shape != rewards.shape or truncated.shape != rewards.shape:
-        raise ValueError("terminated and truncated must have the shape of rewards")
-    gamma = check_open_unit(gamma, "gamma")
-    if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"lam must lie in [0, 1], got {lam!r}")
-    delta = rewards + gamma * next_values * (~terminated) - values
+    for flags, name in ((terminated, "terminated"), (truncated, "truncated")):
+        if flags.shape != rewards.shape:
+            raise ValueError(f"{name} must have the shape of rewards {rewards.shape}, got {flags.shape}")
+    gamma = check_discount(gamma, "gamma")
+    lam = check_unit_interval(lam, "lam")
+    td_error = rewards + gamma * next_values * (~terminated) - values
     not_done = ~(terminated | truncated)
     adv = np.zeros_like(rewards)
     running = np.zeros(rewards.shape[1])
     for t in range(rewards.shape[0] - 1, -1, -1):
-        running = delta[t] + gamma * lam * not_done[t] * running
+        running = td_error[t] + gamma * lam * not_done[t] * running
         adv[t] = running
     return adv
 
@@ -198,7 +202,7 @@ def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: 
 def discounted_returns(rewards, gamma: float):
     """G_t = sum_k gamma^k r_{t+k} for one episode, rewards (T,) -> (T,)."""
     rewards = check_array(rewards, "rewards", ndim=1)
-    gamma = check_open_unit(gamma, "gamma")
+    gamma = check_discount(gamma, "gamma")
     out = np.zeros_like(rewards)
     running = 0.0
     for t in range(len(rewards) - 1, -1, -1):

@@ -4,68 +4,58 @@ Each iteration: rollout -> advantages (GAE with the value baseline) -> policy up
 value fit -> one row of the log. The loop is a plain function of a ``TrainConfig`` and a
 seed; the same seed gives the same numbers (with one BLAS thread, which ``train`` sets
 itself: see trpo_lite/threads.py).
+
+``TrainConfig`` (every hyperparameter, its default and typical range) lives in
+``trpo_lite.config`` and is re-exported here, with ``config_from_dict``/``config_to_dict``.
+
+This module is also callable: ``from trpo_lite import train; train("trpo", ...)`` calls
+``train.train`` (the package's ``train`` attribute is this module, so
+``from trpo_lite.train import TrainConfig`` and ``trpo_lite.train.make_batch`` keep working).
 """
 from __future__ import annotations
 
+import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+import types
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import algos
+from .config import TrainConfig, config_from_dict, config_to_dict
 from .policies import make_policy
 from .rollout import SOLVE_THRESHOLDS, Sampler, make_batch
 from .threads import limited_threads
+from .validate import check_callable, check_choice, check_integer
 from .value import ValueFunction
+
+__all__ = ["ALGOS", "LOG_COLUMNS", "RETURN_WINDOW", "TrainConfig", "TrainResult", "config_from_dict",
+           "config_to_dict", "solve_point", "train"]
 
 ALGOS = ("vpg", "npg", "trpo", "ppo")
 
+# The log's "mean_return" and the solve test both average the last RETURN_WINDOW episodes.
+RETURN_WINDOW = 20
+
+# One row of the log per iteration: env_steps and episodes so far; mean_return of the last
+# RETURN_WINDOW episodes; predicted_kl, measured_kl, surrogate_improvement as in
+# algos.UpdateInfo (predicted: the quadratic model's KL of the full natural step, i.e. delta for
+# NPG and TRPO, nan for VPG and PPO; measured and improvement: of the step taken, 0 when TRPO's
+# line search keeps theta_old); line_search_attempts (0 without a line search); accepted
+# (False only when TRPO keeps theta_old); wall_seconds since the start of train().
 LOG_COLUMNS = ("iteration", "env_steps", "episodes", "mean_return", "predicted_kl", "measured_kl",
                "line_search_attempts", "accepted", "surrogate_improvement", "wall_seconds")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of the training loop (defaults: TRPO on small classic-control tasks)."""
-
-    hidden: tuple = (32, 32)          # policy network hidden sizes; () gives a linear policy
-    value_hidden: tuple = (32, 32)    # value network hidden sizes
-    n_envs: int = 4                   # environments stepped in lockstep
-    steps_per_env: int = 250          # steps per environment per iteration (batch = n_envs * this)
-    gamma: float = 0.99               # discount
-    lam: float = 0.97                 # GAE lambda: 0.9-0.99 trades bias for variance
-    normalize_advantages: bool = True
-    value_iters: int = 10             # L-BFGS iterations of the value fit per iteration (warm-started)
-    delta: float = 0.02               # NPG/TRPO trust-region radius (mean KL)
-    damping: float = 0.1              # F + damping I in CG / the direct solve
-    cg_iters: int = 10                # conjugate-gradient iterations
-    backtrack_coef: float = 0.8       # line-search shrink factor
-    max_backtracks: int = 10
-    ls_rule: str = "kl_and_improvement"
-    fisher_subsample: int = 1         # use every k-th state in Fisher-vector products
-    lr: float = 1.0                   # VPG ascent rate on normalised advantages (CartPole: 0.5-3; >= 10 collapses)
-    ppo_lr: float = 3e-3              # PPO Adam learning rate
-    ppo_clip: float = 0.2
-    ppo_epochs: int = 10
-    ppo_minibatch: int = 256
-
-    def __post_init__(self):
-        for name in ("n_envs", "steps_per_env", "cg_iters", "ppo_epochs", "ppo_minibatch"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("delta", "lr", "ppo_lr", "ppo_clip"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if self.damping < 0:
-            raise ValueError(f"damping must be >= 0, got {self.damping!r}")
-        if not 0 < self.gamma < 1 or not 0 <= self.lam <= 1:
-            raise ValueError("gamma must lie in (0, 1) and lam in [0, 1]")
-
-
-@dataclass(frozen=True)
 class TrainResult:
     """The log (one dict per iteration, keys LOG_COLUMNS), all episode returns with the env step
-    at which each finished, the final parameters and the solve step (None if never solved)."""
+    at which each finished, the final parameters and the solve step (None if never solved).
+
+    ``solved_at_step`` is the env step at which the mean return of the last RETURN_WINDOW
+    episodes first reached ``SOLVE_THRESHOLDS[env_id]`` (``solve_point``);
+    ``solved_at_seconds`` the wall seconds of the log row of that iteration.
+    """
 
     algo: str
     env_id: str
@@ -79,27 +69,47 @@ class TrainResult:
     solved_at_seconds: float | None
 
 
-def solve_point(episode_returns, episode_end_steps, threshold, window=20):
-    """Index of the first episode at which the mean of the last ``window`` returns >= threshold."""
+def solve_point(episode_returns, episode_end_steps, threshold, window=RETURN_WINDOW):
+    """The env step at which the mean of the last ``window`` episode returns first reached
+    ``threshold``: ``episode_end_steps[k]`` of the episode k that completed that window.
+
+    ``episode_returns`` and ``episode_end_steps`` (the sampler's total env steps when each
+    episode ended) run in parallel. Returns None if the mean never reaches the threshold.
+    """
     r = np.asarray(episode_returns, dtype=float)
+    ends = np.asarray(episode_end_steps)
+    if ends.shape != r.shape:
+        raise ValueError(f"episode_end_steps must have one entry per episode return {r.shape}, "
+                         f"got shape {ends.shape}")
+    window = check_integer(window, "window", minimum=1)
     if len(r) < window:
         return None
     means = np.convolve(r, np.ones(window) / window, mode="valid")
     hit = np.flatnonzero(means >= threshold)
-    return None if hit.size == 0 else int(hit[0] + window - 1)
+    return None if hit.size == 0 else int(ends[hit[0] + window - 1])
 
 
 @limited_threads()
 def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config=None,
           callback=None, stop_when_solved=False):
-    """Train ``algo`` on ``env_id`` for ``total_steps`` environment steps.
+    """Train ``algo`` (one of ALGOS) on ``env_id`` for at least ``total_steps`` environment steps.
 
-    ``callback(row)`` is called after every iteration (progress bars, printing). The whole
-    call, set-up included, runs with one BLAS/OpenMP thread (``TRPO_LITE_THREADS`` changes
-    that; trpo_lite/threads.py); the previous limit is restored on return.
+    Every iteration collects ``config.n_envs * config.steps_per_env`` steps, so the run stops
+    after the first iteration that reaches ``total_steps`` (an integer >= 1); ``seed`` is an
+    integer >= 0; ``config`` a TrainConfig (None: the defaults). ``callback(row)`` is called
+    after every iteration (progress bars, printing); ``stop_when_solved`` ends the run at the
+    solve point. The whole call, set-up included, runs with one BLAS/OpenMP thread
+    (``TRPO_LITE_THREADS`` changes that; trpo_lite/threads.py); the previous limit is
+    restored on return.
     """
-    if algo not in ALGOS:
-        raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
+    check_choice(algo, "algo", ALGOS)
+    seed = check_integer(seed, "seed", minimum=0)
+    total_steps = check_integer(total_steps, "total_steps", minimum=1)
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig or None, got {type(config).__name__} "
+                        "(a dict: use config_from_dict)")
+    if callback is not None:
+        check_callable(callback, "callback", "row (dict) -> None")
     cfg = config or TrainConfig()
     rng = np.random.default_rng(seed)
     sampler = Sampler(env_id, cfg.n_envs, seed)
@@ -129,48 +139,49 @@ def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config
 
         ls = info.line_search
         row = dict(iteration=it, env_steps=sampler.total_steps, episodes=len(returns),
-                   mean_return=float(np.mean(returns[-20:])) if returns else float("nan"),
+                   mean_return=float(np.mean(returns[-RETURN_WINDOW:])) if returns else float("nan"),
                    predicted_kl=info.predicted_kl, measured_kl=info.measured_kl,
                    line_search_attempts=len(ls.attempts) if ls is not None else 0,
                    accepted=bool(info.accepted), surrogate_improvement=info.surrogate_improvement,
                    wall_seconds=time.perf_counter() - t0)
         log.append(row)
         if solved_step is None:
-            k = solve_point(returns, end_steps, threshold)
-            if k is not None:      # the env step of the episode that completed the window
-                solved_step, solved_sec = int(end_steps[k]), row["wall_seconds"]
+            solved_step = solve_point(returns, end_steps, threshold)
+            if solved_step is not None:
+                solved_sec = row["wall_seconds"]
         if callback is not None:
             callback(row)
         if stop_when_solved and solved_step is not None:
             break
     sampler.close()
-    return TrainResult(algo, env_id, int(seed), cfg, tuple(log), np.array(returns),
+    return TrainResult(algo, env_id, seed, cfg, tuple(log), np.array(returns),
                        np.array(end_steps, dtype=int), theta, solved_step, solved_sec)
 
 
 def _update(algo, policy, theta, batch, cfg, adam, rng):
+    """One policy update of ``algo`` with every hyperparameter taken from ``cfg``."""
     norm = cfg.normalize_advantages
     if algo == "vpg":
-        return algos.vpg_update(policy, theta, batch, cfg.lr, norm)
+        return algos.vpg_update(policy, theta, batch, lr=cfg.lr, normalize_advantages=norm)
     if algo == "npg":
-        return algos.npg_update(policy, theta, batch, cfg.delta, cfg.damping, norm)
+        return algos.npg_update(policy, theta, batch, delta=cfg.delta, damping=cfg.damping,
+                                normalize_advantages=norm)
     if algo == "trpo":
-        return algos.trpo_update(policy, theta, batch, cfg.delta, cfg.cg_iters, cfg.damping,
-                                 cfg.backtrack_coef, cfg.max_backtracks, cfg.ls_rule,
-                                 cfg.fisher_subsample, norm)
-    return algos.ppo_update(policy, theta, batch, adam, cfg.ppo_clip, cfg.ppo_epochs,
-                            cfg.ppo_minibatch, rng, normalize_advantages=norm)
+        return algos.trpo_update(policy, theta, batch, delta=cfg.delta, cg_iters=cfg.cg_iters,
+                                 damping=cfg.damping, backtrack_coef=cfg.backtrack_coef,
+                                 max_backtracks=cfg.max_backtracks, rule=cfg.ls_rule,
+                                 fisher_subsample=cfg.fisher_subsample, normalize_advantages=norm)
+    return algos.ppo_update(policy, theta, batch, adam, clip=cfg.ppo_clip, epochs=cfg.ppo_epochs,
+                            minibatch_size=cfg.ppo_minibatch, rng=rng,
+                            target_kl=cfg.ppo_target_kl, normalize_advantages=norm)
 
 
-def config_from_dict(d):
-    """A TrainConfig from a dict (e.g. JSON); unknown keys raise ValueError."""
-    names = {f.name for f in fields(TrainConfig)}
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
-    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    return replace(TrainConfig(), **d)
+class _CallableModule(types.ModuleType):
+    """This module's type: calling the module calls ``train``, so ``from trpo_lite import train``
+    gives one object that is both the module (``train.TrainConfig``) and the function."""
+
+    def __call__(self, *args, **kwargs):
+        return train(*args, **kwargs)
 
 
-def config_to_dict(cfg):
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
+sys.modules[__name__].__class__ = _CallableModule

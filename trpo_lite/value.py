@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from .config import DEFAULTS
 from .mlp import MLP
-from .validate import check_array
+from .validate import check_array, check_integer, check_nonnegative
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class ValueFunction:
     net: MLP
 
     @classmethod
-    def for_obs_dim(cls, obs_dim: int, hidden=(64, 64)):
+    def for_obs_dim(cls, obs_dim: int, hidden=DEFAULTS.value_hidden):
+        """V for ``obs_dim``-dimensional states; ``hidden`` as ``TrainConfig.value_hidden``."""
         return cls(MLP((obs_dim, *hidden, 1)))
 
     def init(self, rng: np.random.Generator):
@@ -40,8 +42,14 @@ class ValueFunction:
         shift, scale = params[-2], params[-1]
         return self.net.forward(params[:-2], obs)[:, 0] * scale + shift
 
-    def fit(self, params, obs, targets, iters: int = 25, l2: float = 1e-4):
-        """A few L-BFGS iterations on the squared error, warm-started at ``params``."""
+    def fit(self, params, obs, targets, iters: int = DEFAULTS.value_iters, l2: float = 1e-4):
+        """A few L-BFGS iterations on the squared error, warm-started at ``params``.
+
+        ``iters`` as ``TrainConfig.value_iters``; ``l2`` is a fixed, tiny weight decay that only
+        keeps the problem well posed (not a knob: train never changes it).
+        """
+        iters = check_integer(iters, "iters", minimum=1)
+        l2 = check_nonnegative(l2, "l2")
         obs = check_array(obs, "obs", shape=(None, self.net.in_dim))
         targets = check_array(targets, "targets", shape=(len(obs),))
         params = check_array(params, "params", shape=(self.net.n_params + 2,))
@@ -59,7 +67,7 @@ class ValueFunction:
         # warm start: the previous V expressed in the new standardised units
         phi0 = self._rescale_last_layer(params[:-2], params[-1] / scale, (params[-2] - shift) / scale)
         res = minimize(loss_and_grad, phi0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": int(iters)})
+                       options={"maxiter": iters})
         return np.concatenate([res.x, [shift, scale]])
 
     def _rescale_last_layer(self, phi, a, c):

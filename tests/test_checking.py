@@ -7,14 +7,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from trpo_lite.course import (ch01, ch02, ch03, ch04, ch05, ch06_checks,  # noqa: E402
-                              ch07_checks)
-from trpo_lite.course.checking import (central_difference_gradient,  # noqa: E402
-                                       central_difference_hessian, check_cases, compare,
-                                       diagnose, report)
+from trpo_lite.course import ch01, ch02, ch03, ch04, ch05, ch06_checks, ch07_checks
+from trpo_lite.course.checking import (
+    central_difference_gradient,
+    central_difference_hessian,
+    check_cases,
+    compare,
+    diagnose,
+    report,
+)
 
 CHAPTER_CHECKS = [fn for module in (ch01, ch02, ch03, ch04, ch05, ch06_checks, ch07_checks)
                   for name, fn in inspect.getmembers(module, inspect.isfunction)

@@ -205,7 +205,7 @@ GOOD = dict(theta_old=np.zeros(2), full_step=np.ones(2), surrogate=lambda t: flo
 @pytest.mark.parametrize(
     "change, error, name",
     [
-        (dict(max_kl=0.0), ValueError, r"max_kl \(delta\) must be > 0"),
+        (dict(max_kl=0.0), ValueError, r"max_kl must be a finite number > 0"),
         (dict(max_kl=-0.01), ValueError, "max_kl"),
         (dict(max_kl=np.nan), ValueError, "max_kl"),
         (dict(backtrack_coef=0.0), ValueError, "backtrack_coef"),

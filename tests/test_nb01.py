@@ -5,17 +5,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from scipy.special import expit, log_expit  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from scipy.special import expit, log_expit
 
-from trpo_lite.course import ch01  # noqa: E402
-from trpo_lite.course.checking import central_difference_gradient  # noqa: E402
-from trpo_lite.course.running_example import gradient_ascent_path, running_example  # noqa: E402
-from trpo_lite.policies import make_policy  # noqa: E402
-from trpo_lite.rollout import Sampler, discounted_returns  # noqa: E402
-from trpo_lite.train import TrainConfig, train  # noqa: E402
+from trpo_lite.course import ch01
+from trpo_lite.course.checking import central_difference_gradient
+from trpo_lite.course.running_example import gradient_ascent_path, running_example
+from trpo_lite.policies import make_policy
+from trpo_lite.rollout import Sampler, discounted_returns
+from trpo_lite.train import TrainConfig, train
 
 EX = running_example()
 START = np.array(EX.theta_start)

@@ -3,12 +3,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from trpo_lite.course import ch02  # noqa: E402
-from trpo_lite.course.figures import kl_ellipse  # noqa: E402
-from trpo_lite.course.running_example import running_example  # noqa: E402
+from trpo_lite.course import ch02
+from trpo_lite.course.figures import kl_ellipse
+from trpo_lite.course.running_example import running_example
 
 
 # ---- the quadratic model of the KL on the running example --------------------------------
@@ -63,13 +63,13 @@ def test_draw_kl_ball_changes_with_delta(fig):
     lines_first = _map_lines(fig)
     second = ch02.draw_kl_ball(fig, delta=0.1, theta_old=(0.0, 0.0))
     lines_second = _map_lines(fig)
-    span = lambda xy: np.ptp(xy, axis=0)  # noqa: E731
+    span = lambda xy: np.ptp(xy, axis=0)
     assert np.all(span(second["ellipse"]) > 5 * span(first["ellipse"]))
     assert np.all(span(np.concatenate(second["contour"])) > 3 * span(np.concatenate(first["contour"])))
     assert not any(a.shape == b.shape and np.allclose(a, b) for a, b in zip(lines_first, lines_second)
                    if len(a) > 1)
     # the quadratic model is worse for the larger delta
-    err = lambda out: np.max(np.abs(out["kl_on_ellipse"] / out["delta"] - 1))  # noqa: E731
+    err = lambda out: np.max(np.abs(out["kl_on_ellipse"] / out["delta"] - 1))
     assert err(second) > 5 * err(first)
 
 

@@ -7,13 +7,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from trpo_lite.course import ch04  # noqa: E402
-from trpo_lite.cg import conjugate_gradient, steepest_descent  # noqa: E402
-from trpo_lite.data import load_json  # noqa: E402
-from trpo_lite.fisher import fisher_vector_product  # noqa: E402
+from trpo_lite.cg import conjugate_gradient, steepest_descent
+from trpo_lite.course import ch04
+from trpo_lite.data import load_json
+from trpo_lite.fisher import fisher_vector_product
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARK = REPO / "benchmarks" / "fisher_scaling.py"

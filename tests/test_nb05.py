@@ -8,15 +8,14 @@ tested in tests/test_mdp.py.
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from trpo_lite import mdp as tab  # noqa: E402
-from trpo_lite.course import ch05  # noqa: E402
-from trpo_lite.course.checking import central_difference_hessian  # noqa: E402
-from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
-
+from trpo_lite import mdp as tab
+from trpo_lite.course import ch05
+from trpo_lite.course.checking import central_difference_hessian
+from trpo_lite.linesearch import backtracking_line_search
 
 CHECKS = [ch05.check_tabular_policy_evaluation, ch05.check_tabular_advantages,
           ch05.check_tabular_surrogate, ch05.check_penalty_coefficient]

@@ -3,15 +3,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from trpo_lite.algos import natural_step  # noqa: E402
-from trpo_lite.course import ch06_checks, ch06_figures  # noqa: E402
-from trpo_lite.course.running_example import (  # noqa: E402
-    natural_gradient_path, running_example, trpo_step)
-from trpo_lite.linesearch import backtracking_line_search  # noqa: E402
+from trpo_lite.algos import natural_step
+from trpo_lite.course import ch06_checks, ch06_figures
+from trpo_lite.course.running_example import natural_gradient_path, running_example, trpo_step
+from trpo_lite.linesearch import backtracking_line_search
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +195,7 @@ def test_check_full_step_passes_and_explains_the_missing_two(capsys):
 
 def test_cg_iterates_satisfy_x_F_x_equals_g_x():
     """The hint of exercise 2: CG from 0 keeps x_k^T A x_k = b^T x_k at every iteration."""
-    for label, (x, fvp, g, delta) in ch06_checks.full_step_cases():
+    for label, (x, fvp, g, _delta) in ch06_checks.full_step_cases():
         assert x @ fvp(x) == pytest.approx(g @ x, rel=1e-6), label
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from trpo_lite.course import ch07_checks, ch07_figures  # noqa: E402
-from trpo_lite.course import ppo_example as ppo  # noqa: E402
-from trpo_lite.course.checking import central_difference_gradient  # noqa: E402
-from trpo_lite.course.running_example import running_example, soft_advantages  # noqa: E402
+from trpo_lite.course import ch07_checks, ch07_figures
+from trpo_lite.course import ppo_example as ppo
+from trpo_lite.course.checking import central_difference_gradient
+from trpo_lite.course.running_example import running_example, soft_advantages
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_beyond_trpo.ipynb"
 EXAMPLE = running_example()

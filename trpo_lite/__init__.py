@@ -16,9 +16,10 @@ precomputed multi-seed results in data/; ``python -m trpo_lite`` is the command 
 """
 __version__ = "0.1.0"
 
-from . import train  # noqa: E402  (after __version__, which data.py reads)
-from .config import TrainConfig  # noqa: E402
-from .experiments import load_experiment  # noqa: E402
-from .train import ALGOS, TrainResult  # noqa: E402
+# the imports come after __version__, which data.py reads
+from . import train
+from .config import TrainConfig
+from .experiments import load_experiment
+from .train import ALGOS, TrainResult
 
 __all__ = ["ALGOS", "TrainConfig", "TrainResult", "__version__", "load_experiment", "train"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import DEFAULTS
+from .data import write_atomic, write_json_atomic
 from .rollout import SOLVE_THRESHOLDS, make_env
 from .threads import limited_threads
 from .train import ALGOS, LOG_COLUMNS, RETURN_WINDOW, TrainConfig, config_to_dict, train
@@ -139,33 +139,12 @@ def _reserve(path, flag):
 
 
 def write_csv_atomic(path, rows, columns, tmp=None):
-    """Write rows (dicts) to ``path`` via a temporary file in the same folder (``tmp``, if
-    already reserved) + rename."""
-    if tmp is None:
-        tmp = _reserve(path, "path")
-    try:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=columns)
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json_atomic(path, doc, tmp=None):
-    """As write_csv_atomic, for a JSON document (NaN is refused: use None)."""
-    if tmp is None:
-        tmp = _reserve(path, "path")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write rows (dicts) to ``path`` atomically (``data.write_atomic``)."""
+    def write(f):
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    return write_atomic(path, write, tmp)
 
 
 def summary_path(csv_path):

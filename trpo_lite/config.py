@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .validate import (check_choice, check_discount, check_integer, check_nonnegative,
-                       check_open_unit, check_positive, check_unit_interval)
+from .validate import (
+    check_choice,
+    check_discount,
+    check_integer,
+    check_nonnegative,
+    check_open_unit,
+    check_positive,
+    check_unit_interval,
+)
 
 LINE_SEARCH_RULES = ("kl_and_improvement", "improvement_ratio")
 

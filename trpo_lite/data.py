@@ -55,6 +55,36 @@ class DataFileError(RuntimeError):
     """A data file is missing, unreadable or not what the notebook expects."""
 
 
+def write_atomic(path, write, tmp=None):
+    """Write ``path`` by ``write(file)`` into a temporary file in the same folder, then rename it.
+
+    An interrupted or failing write leaves the old file as it was and no temporary file behind.
+    ``tmp`` is a temporary file reserved beforehand (the CLI reserves it before training, so a
+    bad path fails first); by default one is created here. Returns the path.
+    """
+    path = Path(path)
+    if tmp is None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.chmod(tmp, 0o644)
+    try:
+        with open(tmp, "w", newline="") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json_atomic(path, doc, tmp=None):
+    """``write_atomic`` for a JSON document (NaN and infinities are refused: use None)."""
+    def write(f):
+        json.dump(doc, f, indent=1, sort_keys=True, allow_nan=False)
+        f.write("\n")
+    return write_atomic(path, write, tmp)
+
+
 def save_json(name, payload, command, seeds=(), data_dir=None, **meta):
     """Atomically write ``data_dir/name`` with metadata; returns the path."""
     folder = Path(data_dir) if data_dir is not None else find_data_dir()
@@ -62,18 +92,7 @@ def save_json(name, payload, command, seeds=(), data_dir=None, **meta):
     doc = {"meta": {"command": command, "trpo_lite_version": __version__, "seeds": list(seeds),
                     "date": _dt.date.today().isoformat(), **meta},
            "payload": payload}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, folder / name)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return folder / name
+    return write_json_atomic(folder / name, doc)
 
 
 def load_json(name, command, data_dir=None, required=()):

@@ -10,8 +10,8 @@ mean and log-std; eta(s) in notebooks 02 and 04) and M(s) the distribution's own
 matrix at them (``policy.dist_fisher_at``). (1) enumerates the actions (categorical) or uses
 Gauss-Hermite quadrature (Gaussian), so it is exact and independent of (2). (4) is computed
 by finite differences for the checks. TRPO never forms F: it only needs
-F v = E_s[J^T M (J v)], one forward-mode and one reverse-mode pass (``fisher_vector_product``). Notebook 02 derives (1)-(4); notebook 04
-times the explicit matrix against the product.
+F v = E_s[J^T M (J v)], one forward-mode and one reverse-mode pass (``fisher_vector_product``).
+Notebook 02 derives (1)-(4); notebook 04 times the explicit matrix against the product.
 """
 from __future__ import annotations
 

@@ -27,12 +27,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 
 from .config import DEFAULTS, LINE_SEARCH_RULES
-from .validate import check_array, check_nonnegative, check_positive
+from .validate import (
+    check_array,
+    check_callable,
+    check_choice,
+    check_finite,
+    check_integer,
+    check_nonnegative,
+    check_open_unit,
+    check_positive,
+)
 
 RULES = LINE_SEARCH_RULES      # ("kl_and_improvement", "improvement_ratio")
 
@@ -139,24 +147,15 @@ def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl,
     """
     theta_old = check_array(theta_old, "theta_old", ndim=1).copy()
     full_step = check_array(full_step, "full_step", shape=theta_old.shape)
-    for f, name in ((surrogate, "surrogate"), (kl, "kl")):
-        if not callable(f):
-            raise TypeError(f"{name} must be a callable theta -> float, got {type(f).__name__}")
-    if not (np.isscalar(max_kl) and np.isfinite(max_kl) and max_kl > 0):
-        raise ValueError(f"max_kl (delta) must be > 0, got {max_kl!r}")
-    if not (np.isscalar(backtrack_coef) and np.isfinite(backtrack_coef)
-            and 0 < backtrack_coef < 1):
-        raise ValueError(f"backtrack_coef must lie in (0, 1), got {backtrack_coef!r}")
-    if (isinstance(max_backtracks, bool) or not isinstance(max_backtracks, Integral)
-            or max_backtracks < 0):
-        raise ValueError(f"max_backtracks must be an integer >= 0, got {max_backtracks!r}")
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    check_callable(surrogate, "surrogate", "theta -> float")
+    check_callable(kl, "kl", "theta -> float")
+    max_kl = check_positive(max_kl, "max_kl")
+    backtrack_coef = check_open_unit(backtrack_coef, "backtrack_coef")
+    max_backtracks = check_integer(max_backtracks, "max_backtracks", minimum=0)
+    check_choice(rule, "rule", RULES)
     accept_ratio = check_nonnegative(accept_ratio, "accept_ratio")
     if expected_improve is not None:
-        if not (np.isscalar(expected_improve) and np.isfinite(expected_improve)):
-            raise ValueError(f"expected_improve must be a finite number, got {expected_improve!r}")
-        expected_improve = float(expected_improve)
+        expected_improve = check_finite(expected_improve, "expected_improve")
     if rule == "improvement_ratio":
         if expected_improve is None:
             raise ValueError(f"expected_improve (g^T full_step) is required for rule={rule!r}")

@@ -29,16 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from .validate import check_array
+from .validate import check_array, check_discount
 
 
 # ----------------------------------------------------------------------------- MDPs
-def _check_gamma(gamma):
-    if not np.isscalar(gamma) or not np.isfinite(gamma) or not 0.0 <= gamma < 1.0:
-        raise ValueError(f"gamma must be a number in [0, 1), got {gamma!r}")
-    return float(gamma)
-
-
 def _check_distribution(p, name, axis=-1):
     if np.any(p < 0.0) or not np.allclose(p.sum(axis=axis), 1.0, atol=1e-8):
         raise ValueError(f"{name} must be non-negative and sum to 1 along its last axis")
@@ -74,7 +68,7 @@ class TabularMDP:
             value = value.copy()
             value.flags.writeable = False
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "gamma", _check_gamma(self.gamma))
+        object.__setattr__(self, "gamma", check_discount(self.gamma))
 
     @property
     def n_states(self) -> int:

@@ -20,8 +20,7 @@ from ..mlp import MLP
 from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import compare, compare_with_hints, require_implemented
 from .figures import draw_path, running_example_map
-from .running_example import (TwoStateExample, gradient_ascent_path, natural_gradient_path,
-                              running_example)
+from .running_example import TwoStateExample, gradient_ascent_path, natural_gradient_path, running_example
 
 
 # ------------------------------------------------------------------ self-checks

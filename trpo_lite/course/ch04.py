@@ -76,12 +76,12 @@ def check_cg(my_cg):
         Avp, b, _ = cases[-1][1]
         try:
             got = np.asarray(my_cg(Avp, b, 4), dtype=float)
-        except Exception:  # noqa: BLE001  (already reported above)
+        except Exception:
             raise exc from None
         sd = steepest_descent(Avp, b, max_iter=4, tol=1e-15).x
         if got.shape == sd.shape and np.allclose(got, sd, rtol=1e-6, atol=1e-9):
             raise AssertionError(f"{exc}\n  hint: your iterates are steepest descent's; the next "
-                                 "direction is p = r_new + beta * p with beta = r_new.r_new / r.r")
+                                 "direction is p = r_new + beta * p with beta = r_new.r_new / r.r") from None
         raise
 
 
@@ -107,7 +107,7 @@ def check_fisher_vector_product(my_fvp):
         policy, theta, obs, v = cases[0][1]
         try:
             got = np.asarray(my_fvp(policy, theta, obs, v), dtype=float)
-        except Exception:  # noqa: BLE001  (already reported above)
+        except Exception:
             raise exc from None
         ref = fisher_vector_product(policy, theta, obs, v)
         if got.shape == ref.shape and np.allclose(got, len(obs) * ref, rtol=1e-5, atol=1e-9):
@@ -176,7 +176,7 @@ def draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=10.0, x0=None):
     A, b = quadratic_2d(kappa)
     x0 = worst_start_2d(kappa) if x0 is None else np.asarray(x0, dtype=float)
     x_star = np.linalg.solve(A, b)
-    Avp = lambda v: A @ v  # noqa: E731
+    Avp = lambda v: A @ v
     cg = conjugate_gradient(Avp, b, max_iter=n_iters, tol=1e-12, x0=x0, keep_iterates=True)
     sd = steepest_descent(Avp, b, max_iter=n_iters, x0=x0, tol=1e-12)
 

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mdp import (advantages, discounted_visitation, eta, penalty_coefficient,
-                   performance_difference, policy_evaluation, q_values, random_mdp,
-                   softmax_policy, surrogate, transition_matrix)
+from ..mdp import (
+    advantages,
+    discounted_visitation,
+    eta,
+    penalty_coefficient,
+    performance_difference,
+    policy_evaluation,
+    q_values,
+    random_mdp,
+    softmax_policy,
+    surrogate,
+    transition_matrix,
+)
 from .checking import compare_with_hints
 
 

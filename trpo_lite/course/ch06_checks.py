@@ -85,8 +85,8 @@ def check_line_search(student_fn, example=None):
     for label, theta_old, delta, backtrack_coef, max_backtracks in line_search_cases():
         theta_old = np.asarray(theta_old, dtype=float)
         full_step, ref = trpo_step(example, theta_old, delta, backtrack_coef, max_backtracks)
-        surrogate = lambda theta, t0=theta_old: example.surrogate(t0, theta)  # noqa: E731
-        kl = lambda theta, t0=theta_old: example.kl(t0, theta)  # noqa: E731
+        surrogate = lambda theta, t0=theta_old: example.surrogate(t0, theta)
+        kl = lambda theta, t0=theta_old: example.kl(t0, theta)
         cases.append((label, (theta_old, full_step, surrogate, kl, delta, backtrack_coef,
                               max_backtracks, ref)))
 

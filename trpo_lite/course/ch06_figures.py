@@ -15,11 +15,18 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import experiments
 from ..rollout import SOLVE_THRESHOLDS
-from .figures import (ALGO_COLORS, delta_slider, draw_kl_contour, draw_solve_line,
-                      interactive_figure, kl_contour_legend, kl_ellipse, running_example_map,
-                      theta_old_menu)
+from .figures import (
+    ALGO_COLORS,
+    delta_slider,
+    draw_kl_contour,
+    draw_solve_line,
+    interactive_figure,
+    kl_contour_legend,
+    kl_ellipse,
+    running_example_map,
+    theta_old_menu,
+)
 from .running_example import running_example, trpo_step
-
 
 # -------------------------------------------------------- the line search as a table
 # reason -> (colour, marker, legend label) for line-search attempts (notebook 06)

@@ -15,6 +15,7 @@ from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import compare_with_hints
 from .ppo_example import clipped_objective_per_sample
 
+
 def _clip_ratio_cases(seed=2007):
     """(label, (ratio, advantages, clip)): both signs of A, both sides of the clip range, N = 1."""
     rng = np.random.default_rng(seed)

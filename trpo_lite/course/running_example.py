@@ -140,11 +140,6 @@ class TwoStateExample:
         theta_old = self._theta(theta_old, "theta_old")
         return _kl_bernoulli(theta_old, theta_grid(t0, t1)) @ self.rho_norm(theta_old)
 
-    def kl_max(self, theta_old, theta_new):
-        """max_s KL(Bern(sigma_old(s)) || Bern(sigma_new(s))), the KL of the TRPO bound."""
-        return float(np.max(_kl_bernoulli(self._theta(theta_old, "theta_old"),
-                                          self._theta(theta_new, "theta_new"))))
-
     def _surrogate(self, theta_old, theta):
         """L_old(theta) for theta (..., 2): the state weights and Q are frozen at theta_old."""
         V, rho, _ = self._solve(theta_old)
@@ -160,10 +155,6 @@ class TwoStateExample:
         Equals J at theta_old with the same gradient; the line search of notebook 06 maximises it.
         """
         return float(self._surrogate(self._theta(theta_old, "theta_old"), self._theta(theta_new, "theta_new")))
-
-    def surrogate_grid(self, theta_old, t0, t1):
-        """L_old on the grid theta = (t0[j], t1[i]) -> (H, G)."""
-        return self._surrogate(self._theta(theta_old, "theta_old"), theta_grid(t0, t1))
 
     def theta_opt(self, tol=1e-12, max_iter=10_000):
         """The maximiser of J by soft policy iteration theta_i <- dQ_i(theta) / tau (needs tau > 0)."""

@@ -150,6 +150,8 @@ def conjugate_gradient(Avp, b, max_iter=None, tol=1e-10, x0=None, keep_iterates=
     return _result(x, residual_norms, iterates, threshold, negative_curvature)
 
 
+# A deliberate side-by-side with conjugate_gradient above (notebook 04 compares them line by line):
+# the set-up and the loop are written out again so that the one difference, the direction, shows.
 def steepest_descent(Avp, b, max_iter, x0=None, keep_iterates=True, tol=1e-10):
     """Minimise ``f(x) = 0.5 x^T A x - b^T x`` by steepest descent with exact line search.
 

@@ -35,8 +35,14 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
+# The course's JupyterLab settings are lab/overrides.json (no news check, every cell rendered;
+# the browser test uses the same file). What Lab writes while you work (settings you change,
+# layouts) goes to lab/user-settings/ and lab/workspaces/ (git-ignored), never to ~/.jupyter.
+LAB_DIR := $(CURDIR)/lab
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) --LabApp.app_settings_dir="$(LAB_DIR)" \
+	  --LabApp.user_settings_dir="$(LAB_DIR)/user-settings" \
+	  --LabApp.workspaces_dir="$(LAB_DIR)/workspaces" notebooks/
 
 test: $(STAMP)
 	VENV=$(VENV) bash scripts/run_tests.sh

@@ -3,8 +3,10 @@
 For each notebook with an explorer: open it, Run > Run All Cells as a student would, wait for
 the kernel and every cell, check that no cell wrote an error or to stderr and that every
 widget rendered, then move the sliders (keyboard on the noUiSlider handle, and one drag) and
-check that the slider's readout and the figure beneath it changed. The sliders are found by
-their descriptions in trpo_lite/widgets.py.
+check that the slider's readout and the figure of its explorer changed (the pixels: a new PNG
+or a redrawn ipympl canvas; labdriver.FIGURE_JS). The sliders are found by
+their descriptions (the explorers are in trpo_lite/course/). One more test runs a small
+``%matplotlib widget`` notebook: the locked ipympl renders a canvas that redraws in place.
 """
 import os
 import re
@@ -13,11 +15,22 @@ import time
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
-from playwright.sync_api import expect  # noqa: E402
+from labdriver import (
+    EXPLORER,
+    check_no_errors,
+    count_cells,
+    explorer_of,
+    figure_count,
+    figure_kind,
+    figure_signature,
+    find_slider,
+    open_and_run_all,
+    wait_figure_changed,
+)
+from playwright.sync_api import expect
 
 RUN_ALL_TIMEOUT = float(os.environ.get("BROWSER_RUN_ALL_TIMEOUT", 300)) * 1000   # ms
-KERNEL_TIMEOUT = 120_000
-ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+NEWS_TOAST = re.compile(r"notified about official Jupyter news", re.I)
 
 # notebook -> the slider moves: (slider description, key or "drag-to-end", direction)
 # 06: max_backtracks 10 -> 9 would leave the figure unchanged (the search accepts at
@@ -31,75 +44,22 @@ PLANS = {
 }
 
 
-def count_cells(path):
-    """(code cells that run, cells that display an explorer) of the served copy."""
-    import nbformat
-    code = [c.source for c in nbformat.read(path, as_version=4).cells
-            if c.cell_type == "code" and c.source.strip()]
-    return len(code), sum(bool(re.search(r"\w+_explorer\(", src)) for src in code)
-
-
-def open_and_run_all(page, lab, name):
-    # a workspace of its own per notebook: only this notebook's panel is open
-    page.goto(lab.url(f"lab/workspaces/t{name[:2]}/tree/{name}"))
-    panel = page.locator(".jp-NotebookPanel")
-    expect(panel).to_have_count(1, timeout=KERNEL_TIMEOUT)
-    # the status says idle before any kernel exists: wait for the kernel name AND idle
-    expect(panel.locator(".jp-NotebookPanel-toolbar .jp-KernelName")).to_have_text(
-        "Python 3 (ipykernel)", timeout=KERNEL_TIMEOUT)
-    expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))).to_be_visible(
-        timeout=KERNEL_TIMEOUT)
-    t_kernel = time.perf_counter()
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    # done when every code cell has an execution count and none is queued/running, or as
-    # soon as a cell shows an error (Run All stops there; the asserts below say which).
-    page.wait_for_function(
-        """([n, errSel]) => {
-            const panel = document.querySelector('.jp-NotebookPanel');
-            if (!panel) return false;
-            if (panel.querySelector(errSel)) return true;
-            const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-                .map(p => p.textContent.trim());
-            return prompts.filter(t => /^\\[\\d+\\]:$/.test(t)).length >= n
-                && !prompts.some(t => t.includes('*'));
-        }""",
-        arg=[count_cells(lab.root / name)[0], ERROR_OUTPUT], timeout=RUN_ALL_TIMEOUT, polling=250)
-    return panel, time.perf_counter() - t_kernel
-
-
-def check_no_errors(panel):
-    errors = panel.locator(ERROR_OUTPUT)
-    texts = [errors.nth(i).inner_text()[:1500] for i in range(errors.count())]
-    assert not texts, "cells wrote errors/stderr:\n" + "\n---\n".join(texts)
-    assert panel.get_by_text("Error displaying widget").count() == 0, "a widget failed to render"
-    assert panel.get_by_text("Traceback (most recent call last)").count() == 0
-
-
-def find_slider(panel, description):
-    """(explorer, slider): the slider whose description label is exactly `description`, and
-    the interactive widget (sliders + figure) that holds it."""
-    label = panel.page.locator(".widget-label", has_text=re.compile(rf"^{re.escape(description)}$"))
-    interact = panel.locator(".widget-interact").filter(has=label)
-    s = interact.locator(".widget-slider").filter(has=label)
-    expect(s).to_have_count(1)
-    return interact, s
-
-
 def as_number(text):
     return float(text.strip())
 
 
 def move(page, panel, description, key, direction):
-    """Move one slider; wait until its readout and the figure beneath changed.
+    """Move one slider; wait until its readout and the figure of its explorer changed.
     Returns the readout before and after."""
-    interact, s = find_slider(panel, description)
+    s = find_slider(panel, description)
+    explorer = explorer_of(s)
+    cell = panel.locator(".jp-Cell").filter(has=s)
     handle, readout = s.locator(".noUi-handle"), s.locator(".widget-readout")
-    img = interact.locator(".widget-output img")
-    expect(img).to_have_count(1)
+    assert figure_count(explorer) == 1, (description, "expected one figure in its explorer")
     readout_before = readout.inner_text().strip()
     value_before = handle.get_attribute("aria-valuetext")   # valuenow is rounded to 0.1
-    src_before = img.get_attribute("src")
+    sig_before = figure_signature(explorer)
+    assert sig_before is not None, (description, "figure not displayed")
     s.scroll_into_view_if_needed()
     if key == "drag-to-end":
         track, hb = s.locator(".noUi-base").bounding_box(), handle.bounding_box()
@@ -117,10 +77,11 @@ def move(page, panel, description, key, direction):
     readout_after = readout.inner_text().strip()
     assert (as_number(readout_after) - as_number(readout_before)) * direction > 0, \
         (description, key, readout_before, readout_after)
-    # the callback ran: one new figure (interactive clears the output, then plt.show())
-    expect(img).not_to_have_attribute("src", src_before)
-    expect(img).to_have_count(1)
-    check_no_errors(interact)
+    # the callback ran: the figure's pixels changed (a new PNG, or a redrawn ipympl canvas),
+    # and there is still exactly one figure (interactive clears the output, then plt.show())
+    wait_figure_changed(page, explorer, sig_before)
+    assert figure_count(explorer) == 1, (description, "expected one figure after the move")
+    check_no_errors(cell)
     return readout_before, readout_after
 
 
@@ -128,22 +89,27 @@ def move(page, panel, description, key, direction):
 def test_widgets_respond(stem, bpage, lab, shots, report):
     page, name = bpage, f"{stem}.ipynb"
     t0 = time.perf_counter()
-    panel, t_run = open_and_run_all(page, lab, name)
+    panel, t_run = open_and_run_all(page, lab, name, run_all_timeout=RUN_ALL_TIMEOUT)
     t_open = time.perf_counter() - t0 - t_run
     check_no_errors(panel)
 
-    # every widget rendered: each explorer cell shows its sliders and its figure
+    # every widget rendered: each explorer cell shows its sliders and one figure
     n_explorers = count_cells(lab.root / name)[1]
     assert n_explorers >= 1, f"{name}: no explorer cell found"
-    interacts = panel.locator(".widget-interact")
-    expect(interacts).to_have_count(n_explorers)
+    explorers = panel.locator(EXPLORER)
+    expect(explorers).to_have_count(n_explorers)
     expect(panel.get_by_text("Loading widget...")).to_have_count(0)
+    kinds = []
     for i in range(n_explorers):
-        expect(interacts.nth(i).locator(".widget-slider").first).to_be_visible()
-        expect(interacts.nth(i).locator(".widget-output img")).to_have_count(1)
+        expect(explorers.nth(i).locator(".widget-slider").first).to_be_visible()
+        el = explorers.nth(i).element_handle()
+        page.wait_for_function("c => window.__trpoFig.count(c) === 1", arg=el, timeout=60_000)
+        kinds.append(figure_kind(el))
     check_no_errors(panel)
-    interact = find_slider(panel, PLANS[stem][0][0])[0]
-    interact.scroll_into_view_if_needed()
+    # the course's settings are in effect: no "get notified about Jupyter news?" toast
+    expect(page.get_by_text(NEWS_TOAST)).to_have_count(0)
+    explorer = explorer_of(find_slider(panel, PLANS[stem][0][0]))
+    explorer.scroll_into_view_if_needed()
     before = shots / f"{stem}_before.png"
     page.screenshot(path=str(before))
 
@@ -154,11 +120,60 @@ def test_widgets_respond(stem, bpage, lab, shots, report):
         moves.append(f"{description!r} {a} -> {b} ({key})")
     t_moves = time.perf_counter() - t1
 
-    interact.scroll_into_view_if_needed()
+    explorer.scroll_into_view_if_needed()
     after = shots / f"{stem}.png"
     page.screenshot(path=str(after))
     assert page.js_errors == [], page.js_errors
     line = (f"{stem}: open+kernel {t_open:.1f} s, run all {t_run:.1f} s, sliders {t_moves:.1f} s "
-            f"({'; '.join(moves)}); screenshot {after}")
+            f"(figure: {'/'.join(kinds)}; {'; '.join(moves)}); screenshot {after}")
     print(line)
     report.append(line)
+
+
+IPYMPL_CHECK = '''\
+%matplotlib widget
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+def demo_explorer():
+    """What a phase-2 explorer looks like: sliders + an ipympl canvas, updated in place."""
+    with plt.ioff():
+        fig, ax = plt.subplots(figsize=(6, 3))
+    x = np.linspace(0, 10, 200)
+    line, = ax.plot(x, np.sin(x))
+    freq = widgets.FloatSlider(value=1.0, min=0.5, max=3.0, step=0.1, description="freq",
+                               continuous_update=False)
+    def update(change):
+        line.set_ydata(np.sin(change["new"] * x))
+        fig.canvas.draw_idle()
+    freq.observe(update, "value")
+    box = widgets.VBox([freq, fig.canvas])
+    box.add_class("trpo-explorer")
+    return box
+
+demo_explorer()
+'''
+
+
+def test_ipympl_canvas_renders_and_updates(bpage, lab, report):
+    """The locked environment's ipympl (``%matplotlib widget``) renders a canvas in this Lab,
+    and the figure helpers see its pixels change when a slider redraws it in place."""
+    import nbformat
+    name = "zz_ipympl_check.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(IPYMPL_CHECK)]
+    nbformat.write(nb, lab.root / name)
+    t0 = time.perf_counter()
+    panel, _ = open_and_run_all(bpage, lab, name, run_all_timeout=RUN_ALL_TIMEOUT)
+    check_no_errors(panel)
+    expect(panel.locator(".jupyter-matplotlib-canvas-div canvas").first).to_be_visible()
+    explorer = explorer_of(find_slider(panel, "freq"))
+    bpage.wait_for_function("c => window.__trpoFig.signature(c) !== null", arg=explorer)
+    assert figure_kind(explorer) == "canvas"
+    before, after = move(bpage, panel, "freq", "ArrowRight", +1)
+    assert bpage.js_errors == [], bpage.js_errors
+    report.append(f"ipympl: canvas rendered and redrawn ('freq' {before} -> {after}) "
+                  f"in {time.perf_counter() - t0:.1f} s")

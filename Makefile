@@ -1,6 +1,6 @@
 # trpo-lite: the two commands are `make lab` and `make test`.
 #   make lab      open the course in JupyterLab (creates .venv on first use)
-#   make test     unit tests + every notebook under nbval + browser widget tests
+#   make test     ruff + unit tests + every notebook under nbval + browser widget tests
 #   make record   re-execute every notebook in place (after changing code or pins)
 #   make portability  the notebooks under three machines' numbers (as CI runs them)
 #   make student  solution-free copy of the notebooks in student/

@@ -39,19 +39,19 @@ for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_k] = "1"
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine_info, parse_seeds, write_json_atomic  # noqa: E402
+from _common import RESULTS, machine_info, parse_seeds, write_json_atomic
 
 ENV_ID = "CartPole-v1"
 THRESHOLD = 475.0
@@ -315,6 +315,7 @@ def main(argv=None):
             ap.error(f"unknown library {lib!r}; choose from {sorted(RUNNERS)}")
 
     import gymnasium  # noqa: F401  (for the versions in the metadata)
+
     import trpo_lite  # noqa: F401
     from trpo_lite.train import TrainConfig, config_to_dict
     if "sb3_contrib" in libs:

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, machine_info, write_json_atomic  # noqa: E402
+from _common import RESULTS, ROOT, machine_info, write_json_atomic
 
 NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT = 600          # as `make record` (nbval uses 300 per cell, as `make test`)
@@ -55,7 +55,7 @@ def _cell_seconds(cell):
     a, b = t.get("iopub.execute_input"), t.get("shell.execute_reply")
     if not a or not b:
         return None
-    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
     return (parse(b) - parse(a)).total_seconds()
 
 

@@ -16,8 +16,8 @@ natural-gradient direction x ~ (F + damping I)^-1 g:
 Each time is the minimum over ``--repeats`` runs. The explicit method is skipped once its
 predicted time (the last measured time times (n / n_last)^3) exceeds ``--explicit-budget``
 seconds; for every size the JSON also stores the cost model c_build n^2 + c_solve n^3 fitted
-to the largest measured sizes (the build is O(N n^2) at fixed N, the solve O(n^3)). Notebook 04 plots the file (it never prints the timings, which
-differ between machines).
+to the largest measured sizes (the build is O(N n^2) at fixed N, the solve O(n^3)).
+Notebook 04 plots the file (it never prints the timings, which differ between machines).
 
 One BLAS/OpenMP thread by default (like the recorded notebooks): the timings run inside
 trpo_lite's ``limited_threads`` (trpo_lite/threads.py); ``TRPO_LITE_THREADS=4`` times four
@@ -31,19 +31,19 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy is imported
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import argparse
+import platform
+import sys
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from trpo_lite.cg import conjugate_gradient  # noqa: E402
-from trpo_lite.data import save_json  # noqa: E402
-from trpo_lite.fisher import fisher_analytic, make_fisher_vector_product  # noqa: E402
-from trpo_lite.mlp import MLP  # noqa: E402
-from trpo_lite.policies import CategoricalPolicy  # noqa: E402
-from trpo_lite.threads import limited_threads  # noqa: E402
+from trpo_lite.cg import conjugate_gradient
+from trpo_lite.data import save_json
+from trpo_lite.fisher import fisher_analytic, make_fisher_vector_product
+from trpo_lite.mlp import MLP
+from trpo_lite.policies import CategoricalPolicy
+from trpo_lite.threads import limited_threads
 
 COMMAND = "python benchmarks/fisher_scaling.py"
 FILENAME = "fisher_scaling.json"

@@ -35,18 +35,18 @@ for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_k] = "1"
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
-import argparse  # noqa: E402
-import functools  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import functools
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine_info, write_json_atomic  # noqa: E402
+from _common import RESULTS, machine_info, write_json_atomic
 
 ENV_ID = "CartPole-v1"
 
@@ -139,7 +139,8 @@ def breakdown(n_steps, seed=0):
     rows: (label, seconds, calls, indent); sub-rows add up to less than their parent,
     the difference is shown as "other".
     """
-    from trpo_lite import algos, policies, train as train_mod
+    from trpo_lite import algos, policies
+    from trpo_lite import train as train_mod
     from trpo_lite.rollout import Sampler
     from trpo_lite.value import ValueFunction
 
@@ -305,6 +306,7 @@ def main(argv=None):
         return worker(args.worker, args)
 
     import gymnasium  # noqa: F401
+
     import trpo_lite  # noqa: F401
     from trpo_lite.train import TrainConfig, config_to_dict
 

@@ -27,6 +27,11 @@ run_stage() {
 }
 EXTRA=("$@")
 
+# 0) lint (ruff, configured in pyproject.toml): a few seconds, and it fails the run like a test
+echo
+echo "=== lint: ruff check ."
+if "${VENV:-.venv}/bin/ruff" check .; then :; else failed+=("lint (ruff)"); fi
+
 # 1) unit tests
 run_stage unit no tests --ignore=tests/browser
 

@@ -229,9 +229,11 @@ def test_train_checks_its_arguments_before_training():
 
 
 def test_package_exposes_train_and_the_train_module_still_works():
-    from trpo_lite import TrainConfig as TopLevelConfig, train as train_entry
-    from trpo_lite.train import TrainConfig as ModuleConfig, make_batch as module_make_batch
     import trpo_lite.train as train_module
+    from trpo_lite import TrainConfig as TopLevelConfig
+    from trpo_lite import train as train_entry
+    from trpo_lite.train import TrainConfig as ModuleConfig
+    from trpo_lite.train import make_batch as module_make_batch
 
     assert TopLevelConfig is ModuleConfig is TrainConfig
     assert train_entry is train_module is trpo_lite.train          # one object: module and callable
@@ -298,3 +300,178 @@ def test_ppo_target_kl_reaches_ppo_update_through_train_config(monkeypatch):
     monkeypatch.setattr(algos, "ppo_update", spy)
     train("ppo", "CartPole-v1", 0, 1000, TrainConfig(hidden=(8,), n_envs=2, ppo_target_kl=0.01))
     assert seen == [0.01, 0.01]
+
+
+# -- found by mutation testing (scripts/mutation.sh, scripts/MUTATION.md) ----------------------
+
+def with_advantages(batch, advantages):
+    import dataclasses
+    return dataclasses.replace(batch, advantages=np.asarray(advantages, dtype=float))
+
+
+def run_update(name, pol, theta, batch, **kwargs):
+    if name == "ppo":
+        kwargs = dict(dict(epochs=2, minibatch_size=150, rng=np.random.default_rng(3)), **kwargs)
+        return algos.ppo_update(pol, theta, batch, algos.Adam(), **kwargs)
+    return getattr(algos, f"{name}_update")(pol, theta, batch, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["vpg", "npg", "trpo", "ppo"])
+def test_normalize_advantages_switches_the_per_batch_standardisation_on_and_off(setup, name):
+    # normalised advantages do not see a constant shift of A; raw advantages do (the shift
+    # changes the sampled gradient mean_i c * grad log pi(a_i|s_i), which is not exactly 0)
+    pol, theta, batch = setup
+    shifted = with_advantages(batch, batch.advantages + 5.0)
+    on = [run_update(name, pol, theta, b, normalize_advantages=True).theta for b in (batch, shifted)]
+    off = [run_update(name, pol, theta, b, normalize_advantages=False).theta for b in (batch, shifted)]
+    np.testing.assert_allclose(on[0], on[1], rtol=1e-6, atol=1e-9)
+    assert np.max(np.abs(off[0] - off[1])) > 1e-4
+
+
+@pytest.mark.parametrize("name", ["vpg", "npg", "trpo", "ppo"])
+def test_surrogate_improvement_is_measured_between_the_old_and_the_new_theta(setup, name):
+    # raw advantages with a mean far from 0: L(theta_old) = mean A is not 0
+    pol, theta, batch = setup
+    adv = batch.advantages
+    kwargs = dict(lr=1e-4) if name == "vpg" else dict(delta=1e-3) if name in ("npg", "trpo") else {}
+    info = run_update(name, pol, theta, batch, normalize_advantages=False, **kwargs)
+    measured = algos.surrogate(pol, info.theta, batch, adv) - algos.surrogate(pol, theta, batch, adv)
+    assert abs(adv.mean()) > 1.0
+    assert info.surrogate_improvement == pytest.approx(measured, rel=1e-9, abs=1e-12)
+    assert info.measured_kl == pytest.approx(pol.kl(theta, info.theta, batch.obs), rel=1e-12)
+    if name != "ppo":
+        # the linear model g^T s of the step actually taken (VPG, NPG; TRPO's full step s)
+        g = algos.policy_gradient(pol, theta, batch, adv)
+        coef = info.line_search.coef if name == "trpo" else 1.0
+        assert info.expected_improvement == pytest.approx(g @ (info.theta - theta) / coef, rel=1e-9)
+        # and for a small step the measured improvement is the linear one to first order
+        assert info.surrogate_improvement == pytest.approx(coef * info.expected_improvement, rel=0.1)
+
+
+def test_trpo_full_step_is_the_npg_step_of_the_damped_fisher(setup):
+    """With CG run to convergence, TRPO's full step is s = sqrt(2 delta / x^T F x) x with
+    x = (F + damping I)^-1 g for F built independently by enumeration/quadrature; its expected
+    improvement is g^T s = sqrt(2 delta g^T x) and every attempt records coef * g^T s."""
+    pol, theta, batch = setup
+    delta, damping = 0.01, 0.05
+    adv = algos.normalized(batch.advantages)
+    g = algos.policy_gradient(pol, theta, batch, adv)
+    F = fisher_expected_outer(pol, theta, batch.obs) + damping * np.eye(len(theta))
+    x = np.linalg.solve(F, g)
+    info = algos.trpo_update(pol, theta, batch, delta=delta, damping=damping,
+                             cg_iters=3 * len(theta))
+    assert info.predicted_kl == delta
+    assert info.expected_improvement == pytest.approx(np.sqrt(2 * delta * (g @ x)), rel=1e-6)
+    for attempt in info.line_search.attempts:
+        assert attempt.expected_improvement == pytest.approx(
+            attempt.coef * info.expected_improvement, rel=1e-12)
+
+
+@pytest.mark.parametrize("cg_iters", [1, 2])
+def test_trpo_runs_exactly_cg_iters_conjugate_gradient_iterations(setup, cg_iters):
+    pol, theta, batch = setup
+    info = algos.trpo_update(pol, theta, batch, cg_iters=cg_iters)
+    assert info.cg_iterations == cg_iters
+
+
+def test_trpo_keeps_theta_old_and_reports_no_step_when_the_line_search_rejects_every_attempt(setup):
+    # a huge delta under the ratio rule: every shrunk step's improvement is far below its
+    # linear prediction, so all max_backtracks + 1 attempts are rejected
+    pol, theta, batch = setup
+    info = algos.trpo_update(pol, theta, batch, delta=1e5, backtrack_coef=0.5, max_backtracks=3,
+                             rule="improvement_ratio")
+    ls = info.line_search
+    assert not info.accepted and not ls.accepted
+    np.testing.assert_array_equal(info.theta, theta)
+    assert [a.coef for a in ls.attempts] == [1.0, 0.5, 0.25, 0.125]
+    assert {a.reason for a in ls.attempts} == {"ratio_too_small"}
+    assert info.measured_kl == 0.0 and info.surrogate_improvement == 0.0
+    assert 1 <= info.cg_iterations <= DEFAULTS.cg_iters and info.predicted_kl == 1e5
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [(dict(fisher_subsample=0), "fisher_subsample"), (dict(cg_iters=0), "cg_iters"),
+     (dict(delta=-1.0), "delta"), (dict(damping=-1.0), "damping")],
+)
+def test_trpo_rejects_bad_hyperparameters_naming_them(setup, kwargs, name):
+    pol, theta, batch = setup
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        algos.trpo_update(pol, theta, batch, **kwargs)
+
+
+def test_update_arguments_are_checked_naming_them(setup):
+    pol, theta, batch = setup
+    for fn, kwargs, name in ((algos.vpg_update, dict(lr=0.0), "lr"),
+                             (algos.npg_update, dict(delta=0.0), "delta"),
+                             (algos.npg_update, dict(damping=-1.0), "damping")):
+        with pytest.raises(ValueError, match=rf"^{name} "):
+            fn(pol, theta, batch, **kwargs)
+    with pytest.raises(ValueError, match="^delta "):
+        algos.natural_step(np.ones(2), np.ones(2), 0.0)
+    with pytest.raises(ValueError, match="not positive definite"):   # x^T F x = 0: no step
+        algos.natural_step(np.array([1.0, 0.0]), np.array([0.0, 3.0]), 0.01)
+
+
+def test_adam_steps_are_lr_times_g_over_abs_g_plus_eps_for_a_constant_gradient():
+    # bias correction makes m_hat = g and v_hat = g^2 exactly at every step when g is constant
+    g = np.array([2.0, -0.5, 1e-9, 0.0])
+    opt = algos.Adam(lr=0.1)
+    theta = np.zeros(4)
+    for t in range(1, 4):
+        theta = opt.step(theta, g)
+        np.testing.assert_allclose(theta, t * 0.1 * g / (np.abs(g) + 1e-8), rtol=1e-12, atol=0)
+    assert opt.t == 3
+
+
+def test_ppo_default_rng_is_seed_0_and_a_given_rng_shuffles_the_minibatches(setup):
+    pol, theta, batch = setup
+
+    def run(rng):
+        return algos.ppo_update(pol, theta, batch, algos.Adam(), epochs=2, minibatch_size=150,
+                                rng=rng).theta
+
+    np.testing.assert_array_equal(run(None), run(np.random.default_rng(0)))
+    assert np.max(np.abs(run(np.random.default_rng(1)) - run(np.random.default_rng(2)))) > 1e-6
+
+
+def test_ppo_first_full_batch_step_is_adam_on_the_policy_gradient(setup):
+    # at theta_old every ratio is 1, inside the clip range, so the clipped surrogate's gradient
+    # is the policy gradient g; Adam's first step is lr * g / (|g| + eps)
+    pol, theta, batch = setup
+    adv = algos.normalized(batch.advantages)
+    g = algos.policy_gradient(pol, theta, batch, adv)
+    info = algos.ppo_update(pol, theta, batch, algos.Adam(lr=1e-3), epochs=1,
+                            minibatch_size=len(batch), rng=np.random.default_rng(0))
+    np.testing.assert_allclose(info.theta - theta, 1e-3 * g / (np.abs(g) + 1e-8), rtol=1e-7,
+                               atol=1e-15)
+
+
+def test_ppo_clip_reaches_the_gradient(setup):
+    pol, theta, batch = setup
+
+    def run(clip):
+        return algos.ppo_update(pol, theta, batch, algos.Adam(lr=1e-2), clip=clip, epochs=4,
+                                minibatch_size=100, rng=np.random.default_rng(0))
+
+    tight, loose = run(0.01), run(0.3)
+    assert np.max(np.abs(tight.theta - loose.theta)) > 1e-4
+    assert tight.measured_kl < loose.measured_kl
+
+
+def test_ppo_target_kl_threshold_is_exactly_1_5_times_target_kl(setup):
+    pol, theta, batch = setup
+
+    def run(epochs, target_kl=None):
+        adam = algos.Adam(lr=1e-2)
+        info = algos.ppo_update(pol, theta, batch, adam, epochs=epochs, minibatch_size=100,
+                                rng=np.random.default_rng(0), target_kl=target_kl)
+        return info, adam.t
+
+    one, steps = run(1)
+    kl1 = one.measured_kl
+    stopped, t_stopped = run(5, target_kl=kl1 / 1.5 * 0.99)       # KL_1 just above 1.5 target
+    assert t_stopped == steps
+    np.testing.assert_array_equal(stopped.theta, one.theta)
+    _, t_more = run(5, target_kl=kl1 / 1.5 * 1.01)                # KL_1 just below it
+    assert t_more > steps

@@ -95,6 +95,7 @@ def test_cg_started_at_the_solution_stops_at_once():
     assert result.iterations == 0 and result.converged
     zero = conjugate_gradient(matvec(A), np.zeros(5))
     assert zero.converged and zero.iterations == 0 and np.all(zero.x == 0)
+    assert zero.negative_curvature is False      # b = 0 (a zero gradient) is no curvature failure
 
 
 def test_cg_detects_negative_curvature_of_an_indefinite_matrix():
@@ -171,12 +172,87 @@ A2 = np.eye(2)
     ],
 )
 def test_conjugate_gradient_rejects_bad_input_naming_the_argument(kwargs, error, name):
-    with pytest.raises(error, match=name):
+    with pytest.raises(error, match=rf"^{name} "):     # the message starts with the name
         conjugate_gradient(**kwargs)
 
 
 def test_steepest_descent_rejects_bad_input_naming_the_argument():
-    with pytest.raises(ValueError, match="max_iter"):
+    with pytest.raises(ValueError, match="^max_iter "):
         steepest_descent(matvec(A2), np.ones(2), max_iter=-1)
-    with pytest.raises(ValueError, match="Avp"):
+    with pytest.raises(ValueError, match="^Avp "):
         steepest_descent(lambda v: np.full(2, np.nan), np.ones(2), max_iter=3)
+    with pytest.raises(ValueError, match="^b must be non-empty"):
+        steepest_descent(matvec(A2), np.ones(0), max_iter=3)
+
+
+# Found by mutation testing (scripts/mutation.sh): exact small cases and edge cases.
+
+def test_cg_on_a_well_posed_spd_system_reports_no_curvature_failure():
+    rng = np.random.default_rng(11)
+    A, b = random_spd(6, 10.0, rng), rng.standard_normal(6)
+    for solver in (conjugate_gradient, lambda Avp, b: steepest_descent(Avp, b, max_iter=500)):
+        result = solver(matvec(A), b)
+        assert result.converged is True and result.negative_curvature is False
+
+
+def test_cg_solves_a_1_by_1_system_in_one_step():
+    result = conjugate_gradient(matvec(np.array([[4.0]])), np.array([2.0]))
+    assert result.iterations == 1 and result.converged
+    np.testing.assert_allclose(result.x, [0.5], rtol=1e-15)
+    with pytest.raises(ValueError, match="^b must be non-empty"):
+        conjugate_gradient(matvec(np.eye(0)), np.ones(0))
+
+
+def test_cg_with_max_iter_1_takes_the_exact_steepest_descent_step():
+    # the first CG step is the exact line search along r_0 = b: x_1 = (b.b / b.A.b) b
+    rng = np.random.default_rng(12)
+    A, b = random_spd(5, 50.0, rng), rng.standard_normal(5)
+    result = conjugate_gradient(matvec(A), b, max_iter=1)
+    assert result.iterations == 1
+    np.testing.assert_allclose(result.x, (b @ b) / (b @ A @ b) * b, rtol=1e-13)
+    sd = steepest_descent(matvec(A), b, max_iter=1)
+    np.testing.assert_allclose(sd.x, result.x, rtol=1e-13)
+
+
+@pytest.mark.parametrize("scale", [2.0**-20, 2.0**20])    # exact in binary floating point
+def test_tol_is_relative_to_norm_b_and_both_solvers_stop_at_the_first_iterate_below_it(scale):
+    # stop at the first k with ||b - A x_k|| <= tol ||b||: the same k whatever the scale of b
+    rng = np.random.default_rng(13)
+    A, b = random_spd(30, 1e3, rng), rng.standard_normal(30)
+    tol = 1e-4
+    solvers = (lambda b: conjugate_gradient(matvec(A), b, max_iter=300, tol=tol),
+               lambda b: steepest_descent(matvec(A), b, max_iter=20_000, tol=tol))
+    for solve in solvers:
+        result, unscaled = solve(scale * b), solve(b)
+        bound = tol * np.linalg.norm(scale * b)
+        assert result.converged and result.residual_norms[-1] <= bound
+        assert np.all(result.residual_norms[:-1] > bound)    # not one iteration more
+        assert result.iterations == unscaled.iterations > 1
+
+
+def test_cg_from_zero_costs_one_matrix_vector_product_per_iteration():
+    rng = np.random.default_rng(14)
+    A, b = random_spd(8, 10.0, rng), rng.standard_normal(8)
+    calls = []
+    result = conjugate_gradient(lambda v: calls.append(1) or A @ v, b, max_iter=5, tol=1e-14)
+    assert result.iterations == 5 and len(calls) == 5          # x0 = 0: r_0 = b, no product
+
+
+def test_steepest_descent_starts_from_x0():
+    rng = np.random.default_rng(15)
+    A, b, x0 = random_spd(4, 20.0, rng), rng.standard_normal(4), rng.standard_normal(4)
+    result = steepest_descent(matvec(A), b, max_iter=3, x0=x0)
+    np.testing.assert_array_equal(result.iterates[0], x0)
+    assert result.residual_norms[0] == pytest.approx(np.linalg.norm(b - A @ x0), rel=1e-14)
+    r = b - A @ x0                                            # one exact step by hand
+    np.testing.assert_allclose(result.iterates[1], x0 + (r @ r) / (r @ A @ r) * r, rtol=1e-13)
+    assert steepest_descent(matvec(A), b, max_iter=3, keep_iterates=False).iterates is None
+
+
+def test_steepest_descent_stops_on_zero_curvature_along_the_residual():
+    # A singular along b: r^T A r = 0, so no finite step exists
+    result = steepest_descent(matvec(np.diag([1.0, 0.0])), np.array([0.0, 1.0]), max_iter=5)
+    assert result.negative_curvature is True and result.iterations == 0
+    np.testing.assert_array_equal(result.x, np.zeros(2))
+    zero = steepest_descent(matvec(np.eye(3)), np.zeros(3), max_iter=5)
+    assert zero.converged and zero.iterations == 0 and zero.negative_curvature is False

@@ -13,7 +13,7 @@ import pytest
 
 import trpo_lite
 from trpo_lite import data
-from trpo_lite.experiments import EXPERIMENTS, COMMAND, curves, load_experiment, run_one
+from trpo_lite.experiments import COMMAND, EXPERIMENTS, curves, load_experiment, run_one
 
 try:
     import tomllib

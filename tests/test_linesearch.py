@@ -228,7 +228,7 @@ GOOD = dict(theta_old=np.zeros(2), full_step=np.ones(2), surrogate=lambda t: flo
     ],
 )
 def test_invalid_input_raises_naming_the_argument(change, error, name):
-    with pytest.raises(error, match=name):
+    with pytest.raises(error, match=rf"^{name}"):       # the message starts with the name
         backtracking_line_search(**{**GOOD, **change})
 
 
@@ -242,3 +242,38 @@ def test_inputs_are_not_mutated():
     result = backtracking_line_search(theta_old, full_step, GOOD["surrogate"], mutating_kl, 0.01)
     np.testing.assert_array_equal(theta_old, np.zeros(2))
     np.testing.assert_array_equal(result.theta, full_step)
+
+
+# -- found by mutation testing (scripts/mutation.sh, scripts/MUTATION.md) ----------------------
+
+def test_kl_exactly_at_max_kl_is_inside_the_trust_region():
+    result = backtracking_line_search(np.zeros(2), np.ones(2), lambda t: float(t.sum()),
+                                      lambda t: 0.01, max_kl=0.01)
+    assert result.accepted and result.attempts[0].reason == "accepted"
+
+
+@pytest.mark.parametrize("rule, extra, reason", [
+    ("kl_and_improvement", {}, "no_improvement"),
+    ("improvement_ratio", dict(expected_improve=1.0, accept_ratio=0.0), "ratio_too_small"),
+])
+def test_zero_improvement_is_never_accepted(rule, extra, reason):
+    # a flat surrogate: no attempt improves, even with accept_ratio = 0
+    result = backtracking_line_search(np.zeros(2), np.ones(2), lambda t: 1.0, lambda t: 0.0,
+                                      max_kl=0.01, max_backtracks=2, rule=rule, **extra)
+    assert result.accepted is False and result.coef == 0.0
+    assert [a.reason for a in result.attempts] == [reason] * 3
+
+
+def test_callables_may_return_a_size_1_array_but_not_more():
+    import warnings
+    one = lambda t: np.array([float(t.sum())])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # no "array to scalar" deprecation
+        result = backtracking_line_search(np.zeros(2), np.ones(2), one, lambda t: np.array([0.0]), 0.01)
+    assert result.accepted and result.attempts[0].improvement == 2.0
+    with pytest.raises(ValueError, match="^kl must return a single number"):
+        backtracking_line_search(np.zeros(2), np.ones(2), one, lambda t: np.zeros(2), 0.01)
+    with pytest.raises(ValueError, match="^surrogate must return a single number"):
+        # fine at theta_old, an array at the first attempt
+        backtracking_line_search(np.zeros(2), np.ones(2), lambda t: np.zeros(1 + int(t.any())),
+                                 lambda t: 0.0, 0.01)

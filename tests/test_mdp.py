@@ -6,7 +6,7 @@ A = 2..4 actions and several discount factors; all numbers come from linear solv
 import numpy as np
 import pytest
 
-from trpo_lite import mdp as tab   # the exact tabular tools (``mdp`` is the MDP at hand)
+from trpo_lite import mdp as tab  # the exact tabular tools (``mdp`` is the MDP at hand)
 from trpo_lite.course.checking import central_difference_gradient
 
 SEEDS = range(6)

@@ -3,8 +3,14 @@ computations (central finite differences, exact enumeration, the Hessian of the 
 import numpy as np
 import pytest
 
-from trpo_lite.fisher import (fisher_analytic, fisher_empirical, fisher_expected_outer,
-                              fisher_vector_product, kl_hessian_fd, make_fisher_vector_product)
+from trpo_lite.fisher import (
+    fisher_analytic,
+    fisher_empirical,
+    fisher_expected_outer,
+    fisher_vector_product,
+    kl_hessian_fd,
+    make_fisher_vector_product,
+)
 from trpo_lite.mlp import MLP, linear
 from trpo_lite.policies import CategoricalPolicy, GaussianPolicy, make_policy
 
@@ -155,21 +161,101 @@ def test_make_policy_picks_distribution_from_spaces():
 
 
 def test_bad_input_names_the_argument():
+    # every message starts with the argument's name (trpo_lite/validate.py)
     pol = CategoricalPolicy(MLP((3, 2)))
     theta = pol.init(np.random.default_rng(0))
     obs = np.zeros((4, 3))
-    with pytest.raises(ValueError, match="theta"):
+    with pytest.raises(ValueError, match="^theta "):
         pol.log_prob(theta[:-1], obs, np.zeros(4, int))
-    with pytest.raises(ValueError, match="obs"):
+    with pytest.raises(ValueError, match="^obs "):
         pol.log_prob(theta, np.zeros((4, 2)), np.zeros(4, int))
-    with pytest.raises(ValueError, match="obs.*NaN"):
+    with pytest.raises(ValueError, match="^obs .*NaN"):
         pol.log_prob(theta, np.full((4, 3), np.nan), np.zeros(4, int))
-    with pytest.raises(ValueError, match="actions"):
+    with pytest.raises(ValueError, match="^actions "):
         pol.log_prob(theta, obs, np.array([0, 1, 2, 0]))
-    with pytest.raises(ValueError, match="damping"):
+    with pytest.raises(ValueError, match="^damping "):
         fisher_vector_product(pol, theta, obs, np.zeros(pol.n_params), damping=-1.0)
-    with pytest.raises(ValueError, match="sizes"):
+    with pytest.raises(ValueError, match="^sizes "):
         MLP((3,))
+    with pytest.raises(ValueError, match="^obs must contain at least one state"):
+        fisher_analytic(pol, theta, np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="^eps "):
+        kl_hessian_fd(pol, theta, obs, eps=0.0)
+    with pytest.raises(ValueError, match="^direction "):
+        kl_hessian_fd(pol, theta, obs, direction="sideways")
+    gauss = GaussianPolicy(MLP((3, 2)))
+    g_theta = gauss.init(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="^actions must have shape"):   # (N,) is not (N, k)
+        gauss.log_prob(g_theta, obs, np.zeros(4))
+    with pytest.raises(ValueError, match="^v must have shape"):
+        make_fisher_vector_product(gauss, g_theta, obs)(np.zeros(gauss.n_params + 1))
+    with pytest.raises(TypeError, match="^unsupported policy type Mystery"):
+        fisher_expected_outer(Mystery(pol), theta, obs)
+
+
+class Mystery:
+    """A policy-like object of no supported type (fisher_expected_outer enumerates actions of
+    CategoricalPolicy and integrates GaussianPolicy only)."""
+
+    def __init__(self, pol):
+        self.pol, self.n_params, self.net = pol, pol.n_params, pol.net
+
+    def dist_params(self, theta, obs):
+        return self.pol.dist_params(theta, obs)
+
+    def dist_jacobian(self, theta, obs):
+        return self.pol.dist_jacobian(theta, obs)
+
+
+# -- found by mutation testing (scripts/mutation.sh, scripts/MUTATION.md) ----------------------
+
+def test_linear_is_the_affine_map_x_w_plus_b():
+    net = linear(3, 2)
+    assert net.sizes == (3, 2) and net.n_params == 3 * 2 + 2
+    theta = np.arange(8.0)
+    x = np.array([[1.0, -1.0, 2.0]])
+    W, b = theta[:6].reshape(3, 2), theta[6:]
+    np.testing.assert_allclose(net.forward(theta, x), x @ W + b, rtol=0, atol=0)
+
+
+def test_fisher_vector_product_default_damping_is_zero(policy_setup):
+    pol, theta, obs, rng = policy_setup
+    v = rng.standard_normal(pol.n_params)
+    F = fisher_expected_outer(pol, theta, obs)          # enumeration / quadrature: independent
+    np.testing.assert_allclose(make_fisher_vector_product(pol, theta, obs)(v), F @ v,
+                               rtol=1e-8, atol=1e-12)
+
+
+def test_entropy_matches_an_independent_computation(policy_setup):
+    from scipy import stats
+    pol, theta, obs, _ = policy_setup
+    H = pol.entropy(theta, obs)
+    assert H.shape == (len(obs),)
+    if isinstance(pol, CategoricalPolicy):
+        expected = stats.entropy(pol.probs(theta, obs), axis=1)
+    else:
+        mu, std = pol.mean_std(theta, obs)
+        expected = [stats.multivariate_normal(m, np.diag(s ** 2)).entropy() for m, s in zip(mu, std)]
+    np.testing.assert_allclose(H, expected, rtol=1e-12)
+
+
+def test_gaussian_mean_std_are_the_mode_and_spread_of_the_density():
+    from scipy import stats
+    rng = np.random.default_rng(4)
+    pol = GaussianPolicy(MLP((3, 4, 3)))                # k = 3 actions: sums over k matter
+    theta = pol.init(rng) + 0.3 * rng.standard_normal(pol.n_params)
+    obs = rng.standard_normal((5, 3))
+    mu, std = pol.mean_std(theta, obs)
+    assert mu.shape == std.shape == (5, 3)
+    np.testing.assert_allclose(std, np.broadcast_to(np.exp(theta[-3:]), (5, 3)), rtol=1e-15)
+    np.testing.assert_allclose(mu, pol.net.forward(theta[:-3], obs), rtol=1e-15)
+    actions = pol.sample(theta, obs, rng)
+    expected = [stats.multivariate_normal(m, np.diag(s ** 2)).logpdf(a)
+                for m, s, a in zip(mu, std, actions)]
+    np.testing.assert_allclose(pol.log_prob(theta, obs, actions), expected, rtol=1e-12)
+    H = pol.entropy(theta, obs)
+    np.testing.assert_allclose(H, np.sum(np.log(std) + 0.5 * np.log(2 * np.pi * np.e), axis=1),
+                               rtol=1e-12)
 
 
 def test_linearize_matches_separate_products(policy_setup):
@@ -215,3 +301,75 @@ def test_mlp_is_tanh_only_and_checks_its_sizes():
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         MLP((3, 2)).init(0)
     assert MLP((np.int64(3), 2)).sizes == (3, 2)
+
+
+def test_products_and_policy_inputs_reject_wrong_shapes_naming_them():
+    net = MLP((3, 4, 2))
+    theta = net.init(np.random.default_rng(0))
+    x = np.zeros((5, 3))
+    _, jvp, vjp = net.linearize(theta, x)
+    with pytest.raises(ValueError, match="^v must have shape"):
+        jvp(np.zeros(net.n_params + 1))
+    with pytest.raises(ValueError, match="^u must have shape"):
+        vjp(np.zeros((6, 2)))                            # one row per sample of x
+    pol = CategoricalPolicy(MLP((3, 2)))
+    p_theta = pol.init(np.random.default_rng(0))
+    acts = np.zeros(5, int)
+    with pytest.raises(ValueError, match="^weights must have shape"):
+        pol.grad_log_prob(p_theta, x, acts, np.ones(6))
+    with pytest.raises(ValueError, match="^weights must have shape"):
+        pol.grad_log_prob(p_theta, x, acts, np.ones(1))   # would broadcast
+    with pytest.raises(ValueError, match="^actions must be an integer array"):
+        pol.log_prob(p_theta, x, np.zeros(5))            # float indices are no actions
+
+
+def test_categorical_sampler_never_returns_an_action_out_of_range():
+    # inverse-CDF sampling counts cumsum(p) < u; if rounding leaves cumsum(p)[-1] below u,
+    # the count would be n_actions: the sampler clamps it to the last action
+    class AlmostOne:
+        def random(self, size):
+            return np.full(size, 1.0 + 1e-12)
+
+    pol = CategoricalPolicy(MLP((3, 4)))
+    theta = pol.init(np.random.default_rng(0))
+    actions = pol.make_sampler(theta)(np.zeros((6, 3)), AlmostOne())
+    np.testing.assert_array_equal(actions, np.full(6, 3))
+
+
+def test_every_entry_point_checks_theta_and_obs_naming_them():
+    cat = CategoricalPolicy(MLP((3, 4, 2)))
+    gauss = GaussianPolicy(MLP((3, 2)))                 # k = 2: a short theta would broadcast
+    obs = np.zeros((4, 3))
+    for pol in (cat, gauss):
+        theta = pol.init(np.random.default_rng(0))
+        for fn in (fisher_analytic, fisher_expected_outer, make_fisher_vector_product):
+            with pytest.raises(ValueError, match="^theta must have shape"):
+                fn(pol, theta[:-1], obs)
+            with pytest.raises(ValueError, match="^obs must have shape"):
+                fn(pol, theta, np.zeros((4, 2)))
+        with pytest.raises(ValueError, match="^theta must have shape"):
+            pol.entropy(theta[:-1], obs)
+        with pytest.raises(ValueError, match="^theta_old must have shape"):
+            pol.kl(theta[:-1], theta, obs)
+        with pytest.raises(ValueError, match="^theta_new must have shape"):
+            pol.kl(theta, theta[:-1], obs)
+    net = cat.net
+    theta = net.init(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="^theta must have shape"):
+        net.forward(theta[:-1], obs)
+    with pytest.raises(ValueError, match="^x must have shape"):
+        net.forward(theta, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="^sizes entries must be an integer >= 1"):
+        MLP((3, 0, 2))
+    sizes = MLP([np.int64(3), 2]).sizes                 # normalised to a tuple of ints
+    assert sizes == (3, 2) and type(sizes) is tuple and all(type(s) is int for s in sizes)
+
+
+def test_log_softmax_works_along_the_last_axis_of_any_array():
+    from scipy.special import log_softmax as reference
+
+    from trpo_lite.policies import log_softmax
+    rng = np.random.default_rng(6)
+    for shape in [(4,), (3, 4), (2, 3, 4)]:
+        z = 30 * rng.standard_normal(shape)
+        np.testing.assert_allclose(log_softmax(z), reference(z, axis=-1), rtol=1e-12, atol=1e-12)

@@ -131,16 +131,67 @@ def test_unknown_environment_id_is_a_clear_error():
 
 
 def test_bad_gae_input_names_the_argument():
+    # every message starts with the argument's name (trpo_lite/validate.py)
     z = np.zeros((3, 2))
     f = np.zeros((3, 2), bool)
-    with pytest.raises(ValueError, match="values"):
+    with pytest.raises(ValueError, match="^values "):
         gae(z, np.zeros((3, 1)), z, f, f, 0.9, 0.9)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match="^next_values "):       # (3, 1) would broadcast
+        gae(z, z, np.zeros((3, 1)), f, f, 0.9, 0.9)
+    with pytest.raises(ValueError, match="^rewards "):
+        gae(np.zeros(3), np.zeros(3), np.zeros(3), f[:, 0], f[:, 0], 0.9, 0.9)
+    with pytest.raises(ValueError, match="^terminated must have the shape of rewards"):
+        gae(z, z, z, f[:, :1], f, 0.9, 0.9)
+    with pytest.raises(ValueError, match="^truncated must have the shape of rewards"):
+        gae(z, z, z, f, f[:2], 0.9, 0.9)
+    with pytest.raises(ValueError, match="^gamma "):
         gae(z, z, z, f, f, 1.0, 0.9)
-    with pytest.raises(ValueError, match="lam"):
+    with pytest.raises(ValueError, match="^lam "):
         gae(z, z, z, f, f, 0.9, 1.5)
-    with pytest.raises(ValueError, match="rewards.*NaN"):
+    with pytest.raises(ValueError, match="^rewards .*NaN"):
         gae(np.full((3, 2), np.nan), z, z, f, f, 0.9, 0.9)
+    with pytest.raises(ValueError, match="^rewards "):
+        discounted_returns(np.zeros((3, 2)), 0.9)                # one episode: 1-D
+
+
+# -- found by mutation testing (scripts/mutation.sh, scripts/MUTATION.md) ----------------------
+
+def test_gae_reads_integer_done_flags_as_booleans():
+    # 0/1 flags (e.g. from a saved float or int array) mean the same as False/True
+    rng = np.random.default_rng(5)
+    T, N = 12, 2
+    r, v, nv = rng.standard_normal((3, T, N))
+    term = rng.random((T, N)) < 0.2
+    trunc = (rng.random((T, N)) < 0.2) & ~term
+    expected = gae_brute_force(r, v, nv, term, trunc, 0.9, 0.8)
+    for cast in (int, float):
+        got = gae(r, v, nv, term.astype(cast), trunc.astype(cast), 0.9, 0.8)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_make_batch_keeps_the_finished_episodes_of_the_trajectory():
+    pol = CategoricalPolicy(MLP((4, 2)))
+    rng = np.random.default_rng(0)
+    theta = pol.init(rng)
+    traj = Sampler("CartPole-v1", 2, seed=0).run(pol, theta, 60, rng)
+    assert len(traj.episode_returns) >= 2
+    batch = make_batch(pol, theta, traj, None, 0.99, 0.95)
+    assert batch.episode_returns == traj.episode_returns
+    assert batch.episode_lengths == traj.episode_lengths
+
+
+def test_value_fit_checks_its_arguments_naming_them():
+    vf = ValueFunction.for_obs_dim(2, (4,))
+    phi = vf.init(np.random.default_rng(0))
+    obs, targets = np.zeros((5, 2)), np.arange(5.0)
+    for kwargs, name in ((dict(iters=0), "iters"), (dict(l2=-1.0), "l2"),
+                         (dict(obs=np.zeros((5, 3))), "obs"),
+                         (dict(targets=np.zeros(1)), "targets"),     # (1,) would broadcast
+                         (dict(params=phi[:-1]), "params")):
+        args = {**dict(params=phi, obs=obs, targets=targets), **kwargs}
+        with pytest.raises(ValueError, match=rf"^{name} "):
+            vf.fit(args.pop("params"), args.pop("obs"), args.pop("targets"), **args)
+    assert np.all(np.isfinite(vf.fit(phi, obs, targets, iters=1)))   # one L-BFGS step is allowed
 
 
 def test_one_convention_for_gamma_everywhere_zero_allowed_one_not():
@@ -168,3 +219,84 @@ def test_sampler_checks_its_arguments():
     with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
         sampler.run(pol, pol.init(np.random.default_rng(0)), 0, np.random.default_rng(0))
     sampler.close()
+
+
+def _ends_every_3_steps():
+    """A 1-D environment whose episodes last 3 steps and end *terminated and truncated* at
+    once; the reward is the action it received, so a test sees what the sampler sent it."""
+    import gymnasium as gym
+
+    class EndsEvery3Steps(gym.Env):
+        def __init__(self):
+            from gymnasium import spaces
+            self.observation_space = spaces.Box(-np.inf, np.inf, (1,))
+            self.action_space = spaces.Box(-1.0, 1.0, (1,))
+            self.t = 0
+
+        def reset(self, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t = 0
+            return np.zeros(1), {}
+
+        def step(self, action):
+            self.t += 1
+            done = self.t == 3
+            return np.array([float(self.t)]), float(action[0]), done, done, {}
+
+    return EndsEvery3Steps()
+
+
+def _recording_env_id():
+    import gymnasium as gym
+    env_id = "TrpoLiteEndsEvery3Steps-v0"
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=lambda **_: _ends_every_3_steps(), disable_env_checker=True)
+    return env_id
+
+
+def test_sampler_clips_box_actions_for_the_env_but_keeps_the_sampled_ones():
+    env_id = _recording_env_id()
+    pol = GaussianPolicy(MLP((1, 1)), init_log_std=np.log(5.0))      # N(0, 5^2): most |a| > 1
+    theta = np.r_[0.0, 0.0, np.log(5.0)]
+    traj = Sampler(env_id, 2, seed=0).run(pol, theta, 9, np.random.default_rng(0))
+    sent = traj.rewards                                     # what the environment received
+    assert (traj.actions[..., 0] > 1).any() and (traj.actions[..., 0] < -1).any()
+    np.testing.assert_array_equal(sent, np.clip(traj.actions[..., 0], -1.0, 1.0))
+
+
+def test_sampler_flags_terminated_over_truncated_and_counts_episode_end_steps():
+    env_id = _recording_env_id()
+    pol = GaussianPolicy(MLP((1, 1)))
+    theta = pol.init(np.random.default_rng(0))
+    sampler = Sampler(env_id, 2, seed=0)
+    first = sampler.run(pol, theta, 7, np.random.default_rng(0))
+    ends = np.zeros((7, 2), bool)
+    ends[[2, 5]] = True                                     # steps 3 and 6 of both envs
+    np.testing.assert_array_equal(first.terminated, ends)
+    assert not first.truncated.any()                        # terminated wins: no bootstrap
+    assert first.episode_lengths == (3, 3, 3, 3)
+    # total env steps (2 envs) when each episode ended: (t + 1) * 2 for t = 2, 5
+    assert first.episode_end_steps == (6, 6, 12, 12)
+    second = sampler.run(pol, theta, 3, np.random.default_rng(1))   # episodes run on
+    assert sampler.total_steps == 20
+    assert second.episode_end_steps == (14 + 4, 14 + 4)     # local step 2 after 14 steps
+
+
+def test_sampler_seeding_time_limit_and_arguments():
+    import gymnasium as gym
+    pol = CategoricalPolicy(MLP((4, 2)))
+    theta = pol.init(np.random.default_rng(0))
+    default, seeded = Sampler("CartPole-v1", 2), Sampler("CartPole-v1", 2, seed=3)
+    assert default.env_id == "CartPole-v1"
+    for sampler, seed in ((default, 0), (seeded, 3)):       # env i starts from seed * 1000 + i
+        for i in range(2):
+            expected, _ = gym.make("CartPole-v1").reset(seed=seed * 1000 + i)
+            np.testing.assert_array_equal(sampler.obs[i], expected)
+    one = Sampler("CartPole-v1", 1, max_episode_steps=1).run(pol, theta, 4, np.random.default_rng(0))
+    assert one.episode_lengths == (1, 1, 1, 1) and one.truncated.all()
+    with pytest.raises(ValueError, match="^max_episode_steps must be an integer >= 1"):
+        Sampler("CartPole-v1", 1, max_episode_steps=0)
+    with pytest.raises(TypeError, match="^env_id must be a string, got int"):
+        make_env(3)
+    with pytest.raises(ValueError, match="the course uses CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1"):
+        make_env("NoSuchEnv-v0")

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,21 +72,12 @@ def _clean(x):
 
 
 def write_json_atomic(path, doc):
-    """Write ``doc`` to ``path`` via a temporary file in the same folder + rename."""
+    """Write ``doc`` (NaN/inf as null) to ``path`` atomically, with the library's one writer."""
+    from trpo_lite.data import write_json_atomic as write  # imported late: numpy after the env vars
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(doc), f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write(path, _clean(doc))
 
 
 def parse_seeds(text):

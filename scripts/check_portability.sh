@@ -9,10 +9,13 @@
 #                 baseline disabled (NPY_DISABLE_CPU_FEATURES)
 # Usage: scripts/check_portability.sh [native|haswell|baseline ...] (default: all three).
 # Writes junit-portability-<config>.xml to $JUNIT_DIR if set. Exits non-zero if any failed.
+# PORTABILITY_PATHS="notebooks/05_monotonic_improvement.ipynb" checks only those paths (while
+# working on one notebook); the default is every notebook and tests/test_data.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${VENV:-.venv}/bin/python
 configs=("$@")
+read -r -a paths <<< "${PORTABILITY_PATHS:-notebooks tests/test_data.py}"
 [ ${#configs[@]} -gt 0 ] || configs=(native haswell baseline)
 
 # numpy's SIMD targets above its baseline on this CPU ("SIMD Extensions: found")
@@ -30,10 +33,10 @@ for config in "${configs[@]}"; do
   junit=()
   [ -z "${JUNIT_DIR:-}" ] || junit=(--junit-xml="$JUNIT_DIR/junit-portability-$config.xml")
   echo
-  echo "=== portability ($config): ${vars[*]:-OPENBLAS_CORETYPE unset} pytest --nbval notebooks tests/test_data.py"
+  echo "=== portability ($config): ${vars[*]:-OPENBLAS_CORETYPE unset} pytest --nbval ${paths[*]}"
   t0=$SECONDS
   "${clean_env[@]}" "${vars[@]}" "$PY" -m pytest -p no:cacheprovider -q --nbval "${junit[@]}" \
-    notebooks tests/test_data.py
+    "${paths[@]}"
   rc=$?
   echo "=== portability ($config): pytest exit $rc in $((SECONDS - t0)) s"
   [ "$rc" -eq 0 ] || failed+=("$config")

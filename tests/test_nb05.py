@@ -247,3 +247,36 @@ def test_mm_with_the_theorem_C_is_much_slower_than_a_kl_constrained_step():
             kl=lambda th: tab.mean_kl(pi, tab.softmax_policy(th.reshape(S, A)), rho),
             max_kl=0.01).theta.reshape(S, A)
     assert tab.eta(mdp, tab.softmax_policy(z)) - eta0 > 3 * (mm.etas[-1] - eta0)
+
+
+# ------------------------------------- sections 5 and 8: the sampled surrogate and the shift
+def test_sampled_surrogate_figure_draws_the_exact_values_and_four_se_error_bars():
+    fig, ax = plt.subplots()
+    exact, target = np.array([0.1, 0.5]), np.array([0.12, 0.55])
+    ch05.sampled_surrogate_figure(ax, ["a", "b"], exact, {"with": (exact + 0.01, np.array([0.01, 0.02]))},
+                                  target)
+    xy = {line.get_label(): line.get_xydata() for line in ax.lines}
+    np.testing.assert_allclose(next(v for k, v in xy.items() if k.startswith("exact $L"))[:, 1], exact)
+    np.testing.assert_allclose(next(v for k, v in xy.items() if "without" in k)[:, 1], target)
+    bars = ax.containers[0]
+    segments = bars.lines[2][0].get_segments()          # the vertical error bars
+    np.testing.assert_allclose([seg[1, 1] - seg[0, 1] for seg in segments], [0.08, 0.16])
+    assert len(ax.get_legend().get_texts()) == 3
+
+
+def test_shift_figure_fits_the_slopes_and_draws_the_gap_under_both_bounds():
+    mdp, logits, rng = random_case(4)
+    pi_old = tab.softmax_policy(logits)
+    d = rng.standard_normal(logits.shape)
+    t = np.logspace(-3, 0, 13)
+    gaps = [tab.surrogate_gap(mdp, pi_old, tab.softmax_policy(logits + s * d)) for s in t]
+    fig, axes = plt.subplots(1, 3)
+    slopes = ch05.shift_figure(axes, t, gaps)
+    assert abs(slopes["t"] - 2) < 0.05 and abs(slopes["max_kl"] - 1) < 0.05
+    assert abs(slopes["mean_kl"] - 1) < 0.05
+    assert [len(ax.lines) for ax in axes] == [2, 2, 5]
+    right = {line.get_label(): line.get_ydata() for line in axes[2].lines}
+    gap = next(v for k, v in right.items() if k.startswith("gap"))
+    np.testing.assert_allclose(gap, [abs(g.gap) for g in gaps])
+    assert all(np.all(v >= gap) for k, v in right.items() if not k.startswith("gap"))
+    assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in axes)

@@ -8,8 +8,8 @@ Conventions (stated once, used everywhere):
 * Discounted, infinite horizon. ``eta(pi) = E[sum_t gamma^t r_t]`` with s_0 ~ mu0
   (Schulman et al. 2015, eq. 1), so ``eta = mu0 . V_pi``.
 * ``rho_pi(s) = sum_t gamma^t P(s_t = s)`` is the *unnormalised* discounted
-  visitation: ``sum_s rho_pi(s) = 1 / (1 - gamma)``. ``(1 - gamma) * rho_pi`` is a
-  probability distribution; we call it ``rho_norm`` where it is used.
+  visitation: ``sum_s rho_pi(s) = 1 / (1 - gamma)``. ``d_pi = (1 - gamma) * rho_pi`` is a
+  probability distribution (``visitation_distribution``; notebook 05's ``rho_norm``).
 * A tabular policy is an (S, A) array ``pi[s, a] = pi(a | s)``; rows sum to 1.
 
 With these conventions the TRPO paper's statements hold as written:
@@ -18,6 +18,8 @@ With these conventions the TRPO paper's statements hold as written:
     L_old(new)          = eta(old) + sum_s rho_old(s) sum_a new(a|s) A_old(s, a)   (TRPO eq. 3)
     eta(new) >= L_old(new) - C * max_s KL(old(.|s) || new(.|s)),
     C = 4 eps gamma / (1 - gamma)^2, eps = max_{s,a} |A_old(s, a)|              (TRPO Thm. 1 + TV^2 <= KL)
+    |eta(new) - L_old(new)| <= 2 gamma eps' / (1 - gamma)^2 E_{s ~ d_old}[TV_s],
+    eps' = max_s |sum_a new(a|s) A_old(s, a)|                                  (Achiam et al. 2017, Thm. 1)
 
 The two-state running example of notebooks 01-03, 06 and 07 is built on ``TabularMDP`` in
 ``trpo_lite.course.running_example``.
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from .validate import check_array, check_discount
+from .validate import check_array, check_discount, check_integer
 
 
 # ----------------------------------------------------------------------------- MDPs
@@ -152,6 +154,26 @@ def discounted_visitation(mdp, pi):
     return np.linalg.solve((np.eye(mdp.n_states) - mdp.gamma * P_pi).T, mdp.mu0)
 
 
+def visitation_distribution(mdp, pi):
+    """Normalised discounted visitation d_pi (S,) = (1 - gamma) rho_pi = sum_t (1 - gamma) gamma^t P(s_t = s).
+
+    A distribution: the d^pi of Achiam et al. (2017), the ``s ~ d_old`` of notebook 05, section 5.
+    """
+    return (1.0 - mdp.gamma) * discounted_visitation(mdp, pi)
+
+
+def average_state_distribution(mdp, pi, horizon):
+    """Average state distribution (S,) = (1/T) sum_{t<T} P(s_t = s), T = ``horizon``: what a batch
+    of length-T trajectories samples when every state counts the same (no gamma^t; 05, section 5)."""
+    horizon = check_integer(horizon, "horizon", minimum=1)
+    P_pi = transition_matrix(mdp, pi)
+    mu_t, total = mdp.mu0.copy(), np.zeros(mdp.n_states)
+    for _ in range(horizon):
+        total += mu_t
+        mu_t = mu_t @ P_pi
+    return total / horizon
+
+
 # -------------------------------------------------- surrogate, KL and the lower bound
 def surrogate(mdp, pi_old, pi_new):
     """L_old(new) = eta(old) + sum_s rho_old(s) sum_a new(a|s) A_old(s,a)  (TRPO eq. 3).
@@ -200,6 +222,15 @@ def mean_kl(pi_old, pi_new, weights):
     return float(w @ kl / w.sum())
 
 
+def tv_per_state(pi_old, pi_new):
+    """Total-variation distance TV_s = 0.5 sum_a |old(a|s) - new(a|s)| for every row s -> (S,)."""
+    p = check_array(pi_old, "pi_old", ndim=2)
+    q = check_array(pi_new, "pi_new", shape=p.shape)
+    _check_distribution(p, "pi_old")
+    _check_distribution(q, "pi_new")
+    return 0.5 * np.abs(p - q).sum(axis=1)
+
+
 def penalty_coefficient(mdp, pi_old):
     """C = 4 eps gamma / (1 - gamma)^2 with eps = max_{s,a} |A_old(s,a)|  (TRPO Thm. 1)."""
     eps = np.max(np.abs(advantages(mdp, _policy(mdp, pi_old, "pi_old"))))
@@ -215,6 +246,52 @@ def lower_bound(mdp, pi_old, pi_new, C=None):
     """
     C = penalty_coefficient(mdp, pi_old) if C is None else float(C)
     return surrogate(mdp, pi_old, pi_new) - C * max_kl(pi_old, pi_new)
+
+
+@dataclass(frozen=True)
+class SurrogateGap:
+    """``gap = eta(new) - L_old(new)``, the state-distribution shift L ignores, and the bounds on
+    ``|gap|`` (every ``*_bound``; notebook 05, section 8)."""
+
+    eta_gain: float       # eta(new) - eta(old)
+    L_gain: float         # L_old(new) - eta(old)
+    gap: float            # eta(new) - L_old(new)
+    max_kl: float         # max_s KL(old || new)
+    mean_kl: float        # E_{s ~ d_old} KL(old || new)
+    max_tv: float         # max_s TV_s  (alpha of TRPO's Theorem 1)
+    mean_tv: float        # E_{s ~ d_old} TV_s
+    trpo_tv_bound: float  # C max_tv^2,  C = 4 eps gamma / (1 - gamma)^2      (TRPO Thm. 1)
+    trpo_kl_bound: float  # C max_kl    (TV^2 <= KL)
+    cpo_tv_bound: float   # 2 gamma eps' / (1 - gamma)^2 mean_tv              (Achiam et al. Thm. 1)
+    cpo_kl_bound: float   # 2 gamma eps' / (1 - gamma)^2 sqrt(mean_kl / 2)   (Pinsker + Jensen)
+
+
+def surrogate_gap(mdp, pi_old, pi_new):
+    """The gap eta(new) - L_old(new) and its max-KL and mean-KL bounds, computed exactly.
+
+    TRPO's Theorem 1 (Schulman et al. 2015; its proof bounds the gap from both sides):
+        |eta(new) - L_old(new)| <= C alpha^2 <= C max_s KL_s,   C = 4 eps gamma / (1 - gamma)^2,
+        alpha = max_s TV_s,  eps = max_{s,a} |A_old(s,a)|.
+    Achiam, Held, Tamar & Abbeel (2017), Theorem 1 with f = V_old (Corollary 1 is its lower half):
+        |eta(new) - L_old(new)| <= 2 gamma eps' / (1 - gamma)^2  E_{s ~ d_old}[TV_s],
+        eps' = max_s |sum_a new(a|s) A_old(s,a)|,   d_old = (1 - gamma) rho_old;
+    and TV_s <= sqrt(KL_s / 2) (Pinsker) with E sqrt(x) <= sqrt(E x) (Jensen) turn its
+    right-hand side into 2 gamma eps' / (1 - gamma)^2 sqrt(E_{d_old}[KL_s] / 2): a mean-KL bound.
+    """
+    pi_old, pi_new = _policy(mdp, pi_old, "pi_old"), _policy(mdp, pi_new, "pi_new")
+    gamma = mdp.gamma
+    A_old = advantages(mdp, pi_old)
+    d_old = visitation_distribution(mdp, pi_old)
+    eta_old, eta_new = eta(mdp, pi_old), eta(mdp, pi_new)
+    L_new = surrogate(mdp, pi_old, pi_new)
+    kl, tv = kl_per_state(pi_old, pi_new), tv_per_state(pi_old, pi_new)
+    C = penalty_coefficient(mdp, pi_old)
+    C_mean = 2.0 * gamma * np.max(np.abs(np.sum(pi_new * A_old, axis=1))) / (1.0 - gamma) ** 2
+    mean_kl_old = float(d_old @ kl)
+    return SurrogateGap(eta_new - eta_old, L_new - eta_old, eta_new - L_new, float(kl.max()),
+                        mean_kl_old, float(tv.max()), float(d_old @ tv), float(C * tv.max() ** 2),
+                        float(C * kl.max()), float(C_mean * (d_old @ tv)),
+                        float(C_mean * np.sqrt(max(mean_kl_old, 0.0) / 2.0)))
 
 
 # -------------------------------------------------- softmax-policy gradients and MM

@@ -4,13 +4,16 @@ Self-checks on random tabular MDPs (one state and one action up to 6 states, gam
 0.99): policy evaluation by one linear solve (05.1), advantages (05.2), the surrogate L_old
 (05.3) and the bound's penalty coefficient C (05.4), against ``trpo_lite.mdp``. Figures: a
 log-log error with its slope, the minorise-maximise picture along a line, the bound's slack
-and the distance to the optimum per iteration.
+and the distance to the optimum per iteration. The sampling demo of section 5 (trajectories on a
+tabular MDP and the Monte Carlo ratio surrogate, with and without the gamma^t weight) and the
+figures of the state-distribution shift (section 8).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..mdp import (
+    TabularMDP,
     advantages,
     discounted_visitation,
     eta,
@@ -23,6 +26,7 @@ from ..mdp import (
     surrogate,
     transition_matrix,
 )
+from ..validate import check_integer, check_rng
 from .checking import compare_with_hints
 
 
@@ -116,6 +120,134 @@ def check_penalty_coefficient(student_fn):
     ]
     compare_with_hints("penalty coefficient C", student_fn, penalty_coefficient,
                         _tabular_cases(1), mistakes)
+
+
+# ------------------------------------------------- sampling: the ratio surrogate (section 5)
+def sample_trajectories(mdp, pi, n_episodes, horizon, rng):
+    """Run ``pi`` on ``mdp`` from s_0 ~ mu0 for ``horizon`` steps, ``n_episodes`` times at once.
+
+    Returns ``(states, actions)``, two int arrays of shape (n_episodes, horizon): s_t and a_t.
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a trpo_lite.mdp.TabularMDP, got {type(mdp).__name__}")
+    n_episodes = check_integer(n_episodes, "n_episodes", minimum=1)
+    horizon = check_integer(horizon, "horizon", minimum=1)
+    rng = check_rng(rng)
+    pi = np.asarray(pi, dtype=float)
+    if pi.shape != (mdp.n_states, mdp.n_actions):
+        raise ValueError(f"pi must have shape {(mdp.n_states, mdp.n_actions)}, got {pi.shape}")
+
+    def draw(probs):                     # one categorical draw per row of probs (n, k)
+        u = rng.random((probs.shape[0], 1))
+        return np.minimum((u > np.cumsum(probs, axis=1)).sum(axis=1), probs.shape[1] - 1)
+
+    states = np.empty((n_episodes, horizon), dtype=int)
+    actions = np.empty((n_episodes, horizon), dtype=int)
+    s = draw(np.broadcast_to(mdp.mu0, (n_episodes, mdp.n_states)))
+    for t in range(horizon):
+        a = draw(pi[s])
+        states[:, t], actions[:, t] = s, a
+        s = draw(mdp.P[s, a])
+    return states, actions
+
+
+def ratio_surrogate_estimate(mdp, pi_old, pi_new, states, actions, discounted=True):
+    """Monte Carlo estimate of L_old(new) - eta(old) from trajectories of pi_old, and its standard error.
+
+    With ``discounted=True`` (the unbiased importance-sampling estimator of notebook 05, section 5):
+        X_i = sum_t gamma^t  pi_new(a_t|s_t) / pi_old(a_t|s_t)  A_old(s_t, a_t),
+    whose mean over episodes estimates sum_s rho_old(s) sum_a pi_new(a|s) A_old(s,a) (up to the
+    truncation gamma^T). With ``discounted=False`` (what ``trpo_lite.algos.surrogate`` does): the
+    plain average of ratio * A over every visited (s_t, a_t), multiplied by 1 / (1 - gamma) so
+    that it would estimate the same number if the states came from d_old; they come from the
+    average state distribution instead (``mdp.average_state_distribution``). The advantages are
+    the exact A_old, so the only noise is the sampling of states and actions.
+    Returns ``(estimate, standard_error)``, the error from the spread over independent episodes.
+    """
+    ratio_A = (pi_new[states, actions] / pi_old[states, actions]
+               * advantages(mdp, pi_old)[states, actions])            # (N, T)
+    if discounted:
+        per_episode = ratio_A @ (mdp.gamma ** np.arange(states.shape[1]))
+    else:
+        per_episode = ratio_A.mean(axis=1) / (1.0 - mdp.gamma)
+    return float(per_episode.mean()), float(per_episode.std(ddof=1) / np.sqrt(len(per_episode)))
+
+
+def effective_sample_fraction(gamma, horizon):
+    """(sum_t w_t)^2 / (T sum_t w_t^2) for w_t = gamma^t, t < T: the share of a trajectory's T
+    samples that a gamma^t-weighted average effectively uses (Kish's effective sample size over T).
+
+    1/T for gamma = 0 (only s_0 counts); about (1 + gamma) / ((1 - gamma) T) once gamma^T is small.
+    """
+    w = float(gamma) ** np.arange(check_integer(horizon, "horizon", minimum=1))
+    return float(w.sum() ** 2 / (len(w) * np.sum(w ** 2)))
+
+
+def sampled_surrogate_figure(ax, labels, exact, estimates, undiscounted_target):
+    """Exact L - eta_old per target policy, with the two Monte Carlo estimates and 4-SE error bars.
+
+    ``estimates`` maps a legend label to ``(values, standard_errors)`` arrays (one per target);
+    ``undiscounted_target`` is what the estimator without gamma^t converges to.
+    """
+    x = np.arange(len(labels))
+    ax.plot(x, exact, "D", color="black", ms=8, label=r"exact $L_{old}(\pi) - \eta(\pi_{old})$", zorder=5)
+    ax.plot(x, undiscounted_target, "_", color="C3", ms=22, mew=2,
+            label=r"exact target without $\gamma^t$ ($\bar d_T$ in place of $d_{old}$)", zorder=4)
+    for k, (label, (values, se)) in enumerate(estimates.items()):
+        ax.errorbar(x + 0.15 * (k + 1), values, yerr=4 * np.asarray(se), fmt="o", capsize=4,
+                    color=f"C{k}", label=label + r"  ($\pm 4$ SE)")
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set_xticks(x + 0.15, labels)
+    ax.set_xlabel("target policy")
+    ax.set_ylabel(r"$L_{old}(\pi) - \eta(\pi_{old})$")
+    ax.legend(fontsize=8)
+
+
+# -------------------------------------------------- the state-distribution shift (section 8)
+def shift_figure(axes, t, gaps):
+    """Three panels for a list of ``mdp.SurrogateGap`` along theta_old + t d.
+
+    (a) eta - eta_old and L - eta_old against t; (b) |eta - L| against max-KL and mean-KL
+    (log-log); (c) |eta - L| against t with the max-KL bound of TRPO and the mean bound of
+    Achiam et al. (2017). Returns the least-squares slopes of log|gap| against log t, log max-KL
+    and log mean-KL, fitted on the ``t <= 0.1`` points.
+    """
+    t = np.asarray(t, dtype=float)
+    field = {name: np.array([getattr(g, name) for g in gaps])
+             for name in ("eta_gain", "L_gain", "gap", "max_kl", "mean_kl", "trpo_kl_bound",
+                          "trpo_tv_bound", "cpo_tv_bound", "cpo_kl_bound")}
+    gap = np.abs(field["gap"])
+    ax0, ax1, ax2 = axes
+    ax0.plot(t, field["eta_gain"], lw=2.5, label=r"$\eta(\pi_t) - \eta(\pi_{old})$  (true)")
+    ax0.plot(t, field["L_gain"], "--", lw=1.5, label=r"$L_{old}(\pi_t) - \eta(\pi_{old})$  (surrogate)")
+    ax0.set_xscale("log")
+    ax0.set_xlabel(r"step length $t$")
+    ax0.set_ylabel("improvement over the old policy")
+    ax0.set_title("The surrogate's promise and the truth")
+    ax0.legend(fontsize=8)
+    ax1.loglog(field["max_kl"], gap, "o-", ms=3, label=r"against $\max_s$ KL")
+    ax1.loglog(field["mean_kl"], gap, "s-", ms=3, label=r"against $\mathbb{E}_{s\sim d_{old}}$ KL")
+    ax1.set_xlabel("KL(old || new) of the step")
+    ax1.set_ylabel(r"$|\eta(\pi_t) - L_{old}(\pi_t)|$")
+    ax1.set_title("The gap grows like the KL (slope 1)")
+    ax1.legend(fontsize=8)
+    ax2.loglog(t, gap, "k-", lw=2.5, label=r"gap $|\eta - L|$")
+    ax2.loglog(t, field["trpo_kl_bound"], color="C2", label=r"TRPO: $C \max_s \mathrm{KL}$")
+    ax2.loglog(t, field["trpo_tv_bound"], ":", color="C2", label=r"TRPO: $C \max_s \mathrm{TV}^2$")
+    ax2.loglog(t, field["cpo_kl_bound"], color="C4",
+               label=r"Achiam: $\frac{2\gamma\epsilon'}{(1-\gamma)^2}\sqrt{\mathbb{E}_{d}\mathrm{KL}/2}$")
+    ax2.loglog(t, field["cpo_tv_bound"], ":", color="C4",
+               label=r"Achiam: $\frac{2\gamma\epsilon'}{(1-\gamma)^2}\mathbb{E}_{d}\mathrm{TV}$")
+    ax2.set_xlabel(r"step length $t$")
+    ax2.set_ylabel("gap and its upper bounds")
+    ax2.set_title("Both bounds hold; the mean-KL bound is below C max KL")
+    ax2.legend(fontsize=7)
+    keep = t <= 0.1
+
+    def slope(x):
+        return float(np.polyfit(np.log(x[keep]), np.log(gap[keep]), 1)[0])
+
+    return {"t": slope(t), "max_kl": slope(field["max_kl"]), "mean_kl": slope(field["mean_kl"])}
 
 
 # ------------------------------------------------------------------ figures

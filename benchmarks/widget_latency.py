@@ -64,9 +64,9 @@ class Slider:
 # and every value >= 3 draws the same picture (the search accepts at attempt 4), so it is
 # moved within 0..3 after Home.
 EXPLORERS = {
-    "01_policy_gradient": [Slider("lr")],
+    "01_policy_gradient": [Slider("lr"), Slider("updates")],
     "02_kl_and_fisher": [Slider("delta")],
-    "04_conjugate_gradient": [Slider("iterations")],
+    "04_conjugate_gradient": [Slider("iterations"), Slider("kappa(A)")],
     "06_trpo": [Slider("delta"), Slider("backtrack", drag_frac=0.12),
                 Slider("max backtr.", window=3, setup="Home", drag_frac=0.1)],
 }

@@ -74,7 +74,7 @@ def test_cartpole_too_large_learning_rate_collapses_and_too_small_stalls():
 
 # ------------------------------------------------------------------------ the widget
 def _path_line(fig):
-    lines = [ln for ln in fig.axes[0].lines if str(ln.get_label()).startswith("lr =")]
+    lines = [ln for ln in fig.axes[0].lines if ln.get_label() == "gradient-ascent path"]
     assert len(lines) == 1
     return lines[0]
 

@@ -14,7 +14,7 @@ from ..mlp import linear
 from ..policies import CategoricalPolicy
 from ..rollout import discounted_returns
 from .checking import call_student, compare_with_hints, report
-from .figures import draw_path, interactive_figure, running_example_map
+from .figures import Explorer, draw_path, running_example_map
 from .running_example import gradient_ascent_path, running_example, soft_values
 
 
@@ -164,6 +164,68 @@ def check_reinforce_gradient(reinforce_gradient, n_repeats=20, n_episodes=200, z
 # far side of s0 stays in view; theta_1 keeps the shared map's range.
 GRADIENT_ASCENT_XLIM = (-6.0, 10.0)
 GRADIENT_ASCENT_YLIM = (-6.0, 6.0)
+GRADIENT_ASCENT_MAX_UPDATES = 200           # the "updates" slider's maximum
+
+
+def _build_gradient_ascent(fig, example=None):
+    """What the learning-rate explorer never changes: the map of J, the axes, J* and the legends.
+
+    Returns the artists ``_update_gradient_ascent`` moves (and the example they belong to).
+    """
+    example = example or running_example()
+    ax_map, ax_J = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
+    lo, hi = GRADIENT_ASCENT_XLIM
+    running_example_map(ax=ax_map, example=example, box=(lo, hi), colorbar=False)
+    ax_map.set_ylim(*GRADIENT_ASCENT_YLIM)
+    path = draw_path(ax_map, np.zeros((1, 2)), label="gradient-ascent path", color="red")
+    (last,) = ax_map.plot([], [], "X", color="red", mec="white", ms=10, label="last iterate", zorder=6)
+    ax_map.legend(loc="lower right", fontsize=8, facecolor="lightgray")
+
+    J_opt = example.J(example.theta_opt())
+    (curve,) = ax_J.plot([], [], color="red", lw=2, label=r"$J(\theta_k)$")
+    ax_J.axhline(J_opt, color="black", ls="--", lw=1, label=rf"optimum $J^*$ = {J_opt:.3f}")
+    ax_J.set_ylim(0.0, 1.08 * J_opt)
+    ax_J.set_xlim(0, GRADIENT_ASCENT_MAX_UPDATES)     # fixed, so that a slider move redraws no axis
+    ax_J.set_xlabel("update k")
+    ax_J.set_ylabel(r"$J(\theta_k)$")
+    ax_J.legend(loc="lower right", fontsize=8)
+    ax_map.set_title(" ")
+    ax_J.set_title(" ")
+    fig.tight_layout()
+    return {"example": example, "J_opt": J_opt, "ax_map": ax_map, "ax_J": ax_J,
+            "moving": [path, last, curve, ax_map.title, ax_J.title]}
+
+
+def _ascent_path_and_J(artists, lr, n_steps):
+    """The first n_steps updates of gradient ascent at rate lr and J along them. One path of
+    the slider's longest length is computed per rate and kept, so that moving "updates" only
+    shows more or less of it."""
+    cache = artists.setdefault("paths", {})
+    longest = max(n_steps, GRADIENT_ASCENT_MAX_UPDATES)
+    if lr not in cache or len(cache[lr][0]) < longest + 1:
+        example = artists["example"]
+        path = gradient_ascent_path(example, example.theta_start, lr, longest)
+        cache[lr] = path, np.array([example.J(theta) for theta in path])
+    path, J = cache[lr]
+    return path[:n_steps + 1], J[:n_steps + 1]
+
+
+def _update_gradient_ascent(artists, lr=1.0, n_steps=60):
+    """Run gradient ascent for (lr, n_steps) and move the path, the last iterate and J's curve."""
+    n_steps = int(n_steps)
+    path, J = _ascent_path_and_J(artists, float(lr), n_steps)
+    max_theta0 = float(path[:, 0].max())
+
+    off_map = "" if max_theta0 <= GRADIENT_ASCENT_XLIM[1] else \
+        rf" (leaves the map: max $\theta_0$ = {max_theta0:.3g})"
+    artists["ax_map"].set_title(f"gradient ascent, lr = {lr:.3g}, {n_steps} updates{off_map}")
+    path_line, last, curve = artists["moving"][:3]
+    path_line.set_data(path[:, 0], path[:, 1])
+    last.set_data([path[-1, 0]], [path[-1, 1]])
+    curve.set_data(np.arange(len(J)), J)
+    artists["ax_J"].set_title(f"J after {n_steps} updates: {J[-1]:.3f}")
+    return {"lr": float(lr), "n_steps": n_steps, "path": path, "J": J, "J_opt": artists["J_opt"],
+            "max_theta0": max_theta0}
 
 
 def draw_gradient_ascent(fig, lr=1.0, n_steps=60, example=None):
@@ -174,40 +236,16 @@ def draw_gradient_ascent(fig, lr=1.0, n_steps=60, example=None):
     Returns the drawn data: ``lr``, ``n_steps``, ``path`` (n_steps+1, 2), ``J`` (n_steps+1,),
     ``J_opt`` and ``max_theta0`` (the path may leave the map when lr is large).
     """
-    example = example or running_example()
     fig.clear()
-    ax_map, ax_J = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
-    path = gradient_ascent_path(example, example.theta_start, lr, int(n_steps))
-    J = np.array([example.J(theta) for theta in path])
-    J_opt = example.J(example.theta_opt())
-    max_theta0 = float(path[:, 0].max())
-
-    lo, hi = GRADIENT_ASCENT_XLIM
-    off_map = "" if max_theta0 <= hi else rf" (leaves the map: max $\theta_0$ = {max_theta0:.3g})"
-    running_example_map(ax=ax_map, example=example, box=(lo, hi), colorbar=False,
-                        title=f"gradient ascent, lr = {lr:.3g}{off_map}")
-    ax_map.set_ylim(*GRADIENT_ASCENT_YLIM)
-    draw_path(ax_map, path, label=f"lr = {lr:.3g}, {int(n_steps)} steps", color="red")
-    ax_map.plot(*path[-1], "X", color="red", mec="white", ms=10, label="last iterate", zorder=6)
-    ax_map.legend(loc="lower right", fontsize=8, facecolor="lightgray")
-
-    ax_J.plot(np.arange(len(J)), J, color="red", lw=2, label=r"$J(\theta_k)$")
-    ax_J.axhline(J_opt, color="black", ls="--", lw=1, label=rf"optimum $J^*$ = {J_opt:.3f}")
-    ax_J.set_ylim(0.0, 1.08 * J_opt)
-    ax_J.set_xlabel("update k")
-    ax_J.set_ylabel(r"$J(\theta_k)$")
-    ax_J.set_title(f"J after {int(n_steps)} updates: {J[-1]:.3f}")
-    ax_J.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return {"lr": float(lr), "n_steps": int(n_steps), "path": path, "J": J, "J_opt": J_opt,
-            "max_theta0": max_theta0}
+    return _update_gradient_ascent(_build_gradient_ascent(fig, example), lr, n_steps)
 
 
 def gradient_ascent_explorer(example=None):
-    """Widget: learning rate (log slider, 0.01 to 10) and number of updates -> ``draw_gradient_ascent``."""
-    return interactive_figure(
-        draw_gradient_ascent, figsize=(11, 4.6), example=widgets.fixed(example or running_example()),
-        lr=widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="lr",
-                                  readout_format=".3g", continuous_update=False),
-        n_steps=widgets.IntSlider(value=60, min=10, max=200, step=10, description="updates",
-                                  continuous_update=False))
+    """Explorer: learning rate (log slider, 0.01 to 10) and number of updates -> the path and J."""
+    return Explorer(
+        _build_gradient_ascent, _update_gradient_ascent, figsize=(11, 4.6), example=example,
+        name="Gradient ascent on the running example",
+        controls={"lr": widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05,
+                                               description="lr", readout_format=".3g"),
+                  "n_steps": widgets.IntSlider(value=60, min=10, max=GRADIENT_ASCENT_MAX_UPDATES, step=10,
+                                               description="updates")})

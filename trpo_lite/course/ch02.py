@@ -7,7 +7,6 @@ running example's map against its quadratic ellipse, for a delta and a centre (s
 """
 from __future__ import annotations
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.lines import Line2D
@@ -18,11 +17,12 @@ from ..mlp import MLP, linear
 from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import compare
 from .figures import (
+    Explorer,
     delta_slider,
-    draw_kl_contour,
-    interactive_figure,
+    kl_contour_artist,
     kl_contour_legend,
     kl_ellipse,
+    kl_level_set,
     running_example_map,
     theta_old_menu,
 )
@@ -137,7 +137,71 @@ _OUTLINE = [patheffects.Stroke(linewidth=3.5, foreground="black"), patheffects.N
 
 def true_kl_at(example, theta_old, points):
     """The running example's exact mean KL(pi_old || pi_theta) at each row of ``points`` (n, 2)."""
-    return np.array([example.kl(theta_old, p) for p in np.asarray(points, dtype=float)])
+    return example.along(theta_old, np.asarray(points, dtype=float))[0]
+
+
+# the ratio panel's y-range steps through these values, so that most delta moves keep the axis
+_RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+
+
+def _build_kl_ball(fig, example=None, n_grid=241):
+    """What the KL-ball explorer never changes: the map of J, the axes, labels and legends.
+
+    Returns the artists ``_update_kl_ball`` moves, the example and a cache of KL grids.
+    """
+    example = example or running_example()
+    ax_map, ax_ratio = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    running_example_map(ax=ax_map, example=example, colorbar=False, title=" ")
+    contour = kl_contour_artist(ax_map)
+    (ellipse,) = ax_map.plot([], [], "--", color="white", lw=2, path_effects=_OUTLINE)
+    (centre,) = ax_map.plot([], [], "s", color="red", mec="black", ms=7, zorder=6)
+    ax_map.legend(handles=[kl_contour_legend(),
+                           Line2D([], [], color="white", ls="--", lw=2, path_effects=_OUTLINE,
+                                  label=r"$\frac{1}{2}\Delta\theta^T F \Delta\theta = \delta$"),
+                           Line2D([], [], color="red", marker="s", mec="black", ls="",
+                                  label=r"$\theta_{old}$")],
+                  loc="upper left", fontsize=8, facecolor="lightgray")
+
+    (ratio,) = ax_ratio.semilogy([], [], color="tab:blue", label="true KL on the ellipse / $\\delta$")
+    ax_ratio.axhline(1.0, color="black", ls="--", lw=1, label="quadratic model (= 1)")
+    ax_ratio.yaxis.set_major_locator(FixedLocator(_RATIO_TICKS))
+    ax_ratio.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax_ratio.yaxis.set_minor_formatter(NullFormatter())
+    ax_ratio.set_xlim(0, 360)
+    ax_ratio.set_ylim(0.5, 2.0)
+    ax_ratio.set_xticks([0, 90, 180, 270, 360])
+    ax_ratio.set_xlabel(r"angle around $\theta_{old}$ (degrees; 0 = $+\theta_0$, 90 = $+\theta_1$)")
+    ax_ratio.set_ylabel(r"KL$(\theta_{old}, \theta)\ /\ \delta$")
+    ax_ratio.set_title(" ")
+    ax_ratio.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return {"example": example, "n_grid": n_grid, "kl_grids": {}, "ax_ratio": ax_ratio,
+            "moving": [contour, ellipse, centre, ratio, ax_map.title, ax_ratio.title]}
+
+
+def _update_kl_ball(artists, delta=0.01, theta_old=(0.0, 0.0)):
+    """Move the KL contour, the ellipse, the centre and the ratio curve to (delta, theta_old)."""
+    example, theta_old = artists["example"], np.asarray(theta_old, dtype=float)
+    contour_lines, ellipse_line, centre, ratio_line, map_title, ratio_title = artists["moving"]
+    contour = kl_level_set(example, theta_old, delta, example.box, artists["n_grid"],
+                           cache=artists["kl_grids"])
+    contour_lines.set_segments(contour)
+    ellipse = kl_ellipse(example.fisher(theta_old), theta_old, delta)
+    ellipse_line.set_data(ellipse[:, 0], ellipse[:, 1])
+    centre.set_data([theta_old[0]], [theta_old[1]])
+    map_title.set_text(rf"KL ball vs ellipse, $\delta$ = {delta:.4g}")
+
+    kl_on_ellipse = true_kl_at(example, theta_old, ellipse)
+    angle_deg = np.linspace(0.0, 360.0, len(ellipse))
+    ratio = kl_on_ellipse / delta
+    ratio_line.set_data(angle_deg, ratio)
+    lo = max([t for t in _RATIO_TICKS if t <= min(0.5, 0.8 * ratio.min())], default=_RATIO_TICKS[0])
+    hi = min([t for t in _RATIO_TICKS if t >= max(2.0, 1.25 * ratio.max())], default=_RATIO_TICKS[-1])
+    artists["ax_ratio"].set_ylim(lo, hi)
+    artists["view"] = (lo, hi)                 # the panel's range: a new one is drawn in full
+    ratio_title.set_text(f"on the ellipse: true KL in [{ratio.min():.2f}, {ratio.max():.2f}] x delta")
+    return {"theta_old": theta_old, "delta": float(delta), "ellipse": ellipse,
+            "angle_deg": angle_deg, "kl_on_ellipse": kl_on_ellipse, "contour": contour}
 
 
 def draw_kl_ball(fig, delta=0.01, theta_old=(0.0, 0.0), example=None, n_grid=241):
@@ -150,46 +214,14 @@ def draw_kl_ball(fig, delta=0.01, theta_old=(0.0, 0.0), example=None, n_grid=241
     ``ellipse`` (n, 2), ``angle_deg`` (n,), ``kl_on_ellipse`` (n,), ``contour`` (list of (m, 2)
     arrays, the KL = delta level set inside the box).
     """
-    example = example or running_example()
-    theta_old = np.asarray(theta_old, dtype=float)
     fig.clear()
-    ax_map, ax_ratio = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
-    running_example_map(ax=ax_map, example=example, colorbar=False,
-                        title=rf"KL ball vs ellipse, $\delta$ = {delta:.4g}")
-    contour = draw_kl_contour(ax_map, example, theta_old, delta, example.box, n_grid)
-    ellipse = kl_ellipse(example.fisher(theta_old), theta_old, delta)
-    ax_map.plot(*ellipse.T, "--", color="white", lw=2, path_effects=_OUTLINE)
-    ax_map.plot(*theta_old, "s", color="red", mec="black", ms=7, zorder=6)
-    ax_map.legend(handles=[kl_contour_legend(),
-                           Line2D([], [], color="white", ls="--", lw=2, path_effects=_OUTLINE,
-                                  label=r"$\frac{1}{2}\Delta\theta^T F \Delta\theta = \delta$"),
-                           Line2D([], [], color="red", marker="s", mec="black", ls="",
-                                  label=r"$\theta_{old}$")],
-                  loc="upper left", fontsize=8, facecolor="lightgray")
-
-    kl_on_ellipse = true_kl_at(example, theta_old, ellipse)
-    angle_deg = np.linspace(0.0, 360.0, len(ellipse))
-    ratio = kl_on_ellipse / delta
-    ax_ratio.semilogy(angle_deg, ratio, color="tab:blue", label="true KL on the ellipse / $\\delta$")
-    ax_ratio.axhline(1.0, color="black", ls="--", lw=1, label="quadratic model (= 1)")
-    ax_ratio.set_ylim(min(0.5, 0.8 * ratio.min()), max(2.0, 1.25 * ratio.max()))
-    ax_ratio.yaxis.set_major_locator(FixedLocator([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
-                                                    20, 50, 100]))
-    ax_ratio.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax_ratio.yaxis.set_minor_formatter(NullFormatter())
-    ax_ratio.set_xlim(0, 360)
-    ax_ratio.set_xticks([0, 90, 180, 270, 360])
-    ax_ratio.set_xlabel(r"angle around $\theta_{old}$ (degrees; 0 = $+\theta_0$, 90 = $+\theta_1$)")
-    ax_ratio.set_ylabel(r"KL$(\theta_{old}, \theta)\ /\ \delta$")
-    ax_ratio.set_title(f"on the ellipse: true KL in [{ratio.min():.2f}, {ratio.max():.2f}] x delta")
-    ax_ratio.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return {"theta_old": theta_old, "delta": float(delta), "ellipse": ellipse,
-            "angle_deg": angle_deg, "kl_on_ellipse": kl_on_ellipse, "contour": contour}
+    return _update_kl_ball(_build_kl_ball(fig, example, n_grid), delta, theta_old)
 
 
 def kl_ball_explorer(example=None):
-    """Widget: delta (log slider) and theta_old (menu) -> ``draw_kl_ball``."""
-    return interactive_figure(
-        draw_kl_ball, figsize=(11, 4.6), example=widgets.fixed(example or running_example()),
-        delta=delta_slider(0.01, -4, ".4f"), theta_old=theta_old_menu(KL_BALL_CENTRES, (0.0, 0.0)))
+    """Explorer: delta (log slider, 1e-5 to 1) and theta_old (menu) -> the KL ball and the ratio."""
+    return Explorer(
+        _build_kl_ball, _update_kl_ball, figsize=(11, 4.6), example=example,
+        name="The KL ball on the running example",
+        controls={"delta": delta_slider(0.01, -5, ".3g"),
+                  "theta_old": theta_old_menu(KL_BALL_CENTRES, (0.0, 0.0))})

@@ -16,7 +16,7 @@ from ..fisher import fisher_vector_product
 from ..mlp import MLP
 from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import compare
-from .figures import interactive_figure
+from .figures import Explorer
 
 
 # ------------------------------------------------------------------ self-checks
@@ -162,16 +162,74 @@ def worst_start_2d(kappa=10.0, angle=CG_DEMO_ANGLE, x_star=CG_DEMO_X_STAR):
     return np.asarray(x_star, dtype=float) + _rotation(angle) @ np.array([-3.0, 3.0 / kappa])
 
 
-def draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=10.0, x0=None):
-    """CG and steepest descent on ``quadratic_2d(kappa)``, both started at ``x0``
-    (default ``worst_start_2d(kappa)``).
+CG_EXPLORER_MAX_ITERS = 40                  # the "iterations" slider's maximum
+_ITERATION_AXIS = (5, 10, 20, 40)           # the error panel's x-range steps through these
 
-    Left: contours of f(x) = 0.5 x^T A x - b^T x with the first ``n_iters`` iterates of each
-    method (CG stops after at most 2 = n steps). Right: the A-norm error
-    ||x_k - x*||_A = sqrt(2 (f(x_k) - f(x*))) per iteration, log scale. Returns the drawn data:
-    ``A``, ``b``, ``x_star``, ``cg_path`` (k+1, 2), ``sd_path`` (n_iters+1, 2), ``cg_error``,
-    ``sd_error`` (the A-norm errors along each path).
+
+def _build_cg_vs_steepest_descent(fig):
+    """What the CG explorer never changes: the two panels, their labels and legends.
+
+    Returns the artists ``_update_cg_vs_steepest_descent`` moves. The contours of f are redrawn
+    only when kappa changes (they depend on nothing else).
     """
+    ax_map, ax_err = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+    (sd_line,) = ax_map.plot([], [], "o-", color="tab:orange", ms=4, lw=1.5, label="steepest descent")
+    (cg_line,) = ax_map.plot([], [], "s-", color="tab:blue", ms=6, lw=2.5, label="conjugate gradient")
+    (star,) = ax_map.plot([], [], "*", color="gold", mec="black", ms=16, label=r"$x^* = A^{-1}b$", zorder=5)
+    (start,) = ax_map.plot([], [], "o", color="white", mec="black", ms=8, label="$x_0$", zorder=5)
+    ax_map.set_aspect("equal")
+    ax_map.set_xlabel("$x_1$")
+    ax_map.set_ylabel("$x_2$")
+    ax_map.set_title(" ")
+    ax_map.legend(loc="lower left", fontsize=8)
+
+    (sd_err,) = ax_err.semilogy([], [], "o-", color="tab:orange", label="steepest descent")
+    (rate,) = ax_err.semilogy([], [], ":", color="black", label=r"$((\kappa-1)/(\kappa+1))^k$")
+    (cg_err,) = ax_err.semilogy([], [], "s-", color="tab:blue", label="conjugate gradient")
+    ax_err.set_xlabel("iteration k")
+    ax_err.set_ylabel(r"error $\|x_k - x^*\|_A$")
+    ax_err.set_title(" \n ")
+    ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_err.legend(loc="center right", fontsize=8)
+    fig.tight_layout()
+    return {"ax_map": ax_map, "ax_err": ax_err, "kappa": None, "contours": None,
+            "moving": [sd_line, cg_line, star, start, sd_err, rate, cg_err, ax_map.title, ax_err.title]}
+
+
+def _set_quadratic(artists, kappa, A, b, x0, x_star):
+    """Contours of f and the map's range for kappa: what a kappa move changes besides the paths.
+    The range holds x0, x* and steepest descent's longest path, so that the iteration slider
+    never moves it."""
+    ax_map = artists["ax_map"]
+    longest = steepest_descent(lambda v: A @ v, b, max_iter=CG_EXPLORER_MAX_ITERS, x0=x0, tol=1e-12)
+    pts = np.vstack([longest.iterates, x_star, x0])
+    centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
+    half = 0.6 * (pts.max(axis=0) - pts.min(axis=0)).max() + 0.1
+    t0 = np.linspace(centre[0] - half, centre[0] + half, 201)
+    t1 = np.linspace(centre[1] - half, centre[1] + half, 201)
+    X = np.stack(np.meshgrid(t0, t1), axis=-1)
+    f = 0.5 * np.einsum("...i,ij,...j->...", X, A, X) - X @ b
+    f_star = -0.5 * b @ x_star
+    levels = f_star + np.geomspace(1e-3, 1.0, 12) * (f.max() - f_star)
+    if artists["contours"] is not None:
+        artists["contours"].remove()
+    artists["contours"] = ax_map.contour(t0, t1, f, levels=levels, colors="gray", linewidths=0.8,
+                                         linestyles="solid")
+    artists["range"] = (t0[0], t0[-1]), (t1[0], t1[-1])
+    ax_map.set_xlim(t0[0], t0[-1])
+    ax_map.set_ylim(t1[0], t1[-1])
+    artists["kappa"] = kappa
+
+
+def _relative(error):
+    """The last error over the first, for a title: a bound below round-off (1e-12), not its digits."""
+    ratio = error[-1] / error[0]
+    return "< 1e-12" if ratio < 1e-12 else f"{ratio:.0e}"
+
+
+def _update_cg_vs_steepest_descent(artists, n_iters=5, kappa=10.0, x0=None):
+    """Run both methods for n_iters from x0 (default ``worst_start_2d(kappa)``); move their paths
+    and error curves."""
     n_iters = int(n_iters)
     A, b = quadratic_2d(kappa)
     x0 = worst_start_2d(kappa) if x0 is None else np.asarray(x0, dtype=float)
@@ -185,62 +243,52 @@ def draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=10.0, x0=None):
         return np.sqrt(np.einsum("ki,ij,kj->k", e, A, e))
 
     cg_error, sd_error = a_norm_error(cg.iterates), a_norm_error(sd.iterates)
-
-    fig.clear()
-    ax_map, ax_err = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
-    pts = np.vstack([cg.iterates, sd.iterates, x_star, x0])
-    centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
-    half = 0.6 * (pts.max(axis=0) - pts.min(axis=0)).max() + 0.1
-    t0 = np.linspace(centre[0] - half, centre[0] + half, 201)
-    t1 = np.linspace(centre[1] - half, centre[1] + half, 201)
-    X0, X1 = np.meshgrid(t0, t1)
-    X = np.stack([X0, X1], axis=-1)
-    f = 0.5 * np.einsum("...i,ij,...j->...", X, A, X) - X @ b
-    f_star = -0.5 * b @ x_star
-    levels = f_star + np.geomspace(1e-3, 1.0, 12) * (f.max() - f_star)
-    ax_map.contour(t0, t1, f, levels=levels, colors="gray", linewidths=0.8, linestyles="solid")
-    ax_map.plot(*sd.iterates.T, "o-", color="tab:orange", ms=4, lw=1.5,
-                label=f"steepest descent ({sd.iterations} steps)")
-    ax_map.plot(*cg.iterates.T, "s-", color="tab:blue", ms=6, lw=2.5,
-                label=f"conjugate gradient ({cg.iterations} steps)")
-    ax_map.plot(*x_star, "*", color="gold", mec="black", ms=16, label=r"$x^* = A^{-1}b$", zorder=5)
-    ax_map.plot(*x0, "o", color="white", mec="black", ms=8, label="$x_0$", zorder=5)
-    ax_map.set_xlim(t0[0], t0[-1])
-    ax_map.set_ylim(t1[0], t1[-1])
-    ax_map.set_aspect("equal")
-    ax_map.set_xlabel("$x_1$")
-    ax_map.set_ylabel("$x_2$")
-    ax_map.set_title(rf"$f(x) = \frac{{1}}{{2}}x^TAx - b^Tx$, $\kappa(A)$ = {kappa:.3g}")
-    ax_map.legend(loc="lower left", fontsize=8)
+    if artists["kappa"] != (kappa, tuple(x0)):
+        _set_quadratic(artists, (kappa, tuple(x0)), A, b, x0, x_star)
+    sd_line, cg_line, star, start, sd_err, rate_line, cg_err, map_title, err_title = artists["moving"]
+    sd_line.set_data(*sd.iterates.T)
+    cg_line.set_data(*cg.iterates.T)
+    star.set_data([x_star[0]], [x_star[1]])
+    start.set_data([x0[0]], [x0[1]])
+    map_title.set_text(rf"$f(x) = \frac{{1}}{{2}}x^TAx - b^Tx$, $\kappa(A)$ = {kappa:.3g}")
 
     floor = 1e-16 * cg_error[0]
-    ax_err.semilogy(np.arange(len(sd_error)), np.maximum(sd_error, floor), "o-",
-                    color="tab:orange", label="steepest descent")
     k = np.arange(n_iters + 1)
     rate = (kappa - 1.0) / (kappa + 1.0)
-    ax_err.semilogy(k, np.maximum(sd_error[0] * rate ** k, floor), ":", color="black",
-                    label=r"$((\kappa-1)/(\kappa+1))^k$")
-    ax_err.semilogy(np.arange(len(cg_error)), np.maximum(cg_error, floor), "s-",
-                    color="tab:blue", label="conjugate gradient")
-    ax_err.set_xlabel("iteration k")
-    ax_err.set_ylabel(r"error $\|x_k - x^*\|_A$")
-    ax_err.set_xlim(-0.3, max(n_iters, 2) + 0.3)
-    ax_err.set_ylim(floor / 3, 3 * cg_error[0])
-    ax_err.set_title(f"after {n_iters} iterations: error / initial error\n"
-                     f"CG {cg_error[-1] / cg_error[0]:.0e},  steepest descent {sd_error[-1] / sd_error[0]:.0e}")
-    ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_err.legend(loc="center right", fontsize=8)
-    fig.tight_layout()
+    sd_err.set_data(np.arange(len(sd_error)), np.maximum(sd_error, floor))
+    rate_line.set_data(k, np.maximum(sd_error[0] * rate ** k, floor))
+    cg_err.set_data(np.arange(len(cg_error)), np.maximum(cg_error, floor))
+    x_max = next(m for m in _ITERATION_AXIS if m >= max(n_iters, 2))
+    artists["ax_err"].set_xlim(-0.3, x_max + 0.3)
+    artists["ax_err"].set_ylim(floor / 3, 3 * cg_error[0])
+    artists["view"] = (artists["kappa"], x_max)
+    its = "iteration" if n_iters == 1 else "iterations"
+    err_title.set_text(f"after {n_iters} {its} (CG stops after {cg.iterations}): error / initial error\n"
+                       f"CG {_relative(cg_error)},  steepest descent {_relative(sd_error)}")
     return {"A": A, "b": b, "x0": x0, "x_star": x_star, "cg_path": cg.iterates, "sd_path": sd.iterates,
             "cg_error": cg_error, "sd_error": sd_error}
 
 
+def draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=10.0, x0=None):
+    """CG and steepest descent on ``quadratic_2d(kappa)``, both started at ``x0``
+    (default ``worst_start_2d(kappa)``).
+
+    Left: contours of f(x) = 0.5 x^T A x - b^T x with the first ``n_iters`` iterates of each
+    method (CG stops after at most 2 = n steps). Right: the A-norm error
+    ||x_k - x*||_A = sqrt(2 (f(x_k) - f(x*))) per iteration, log scale. Returns the drawn data:
+    ``A``, ``b``, ``x_star``, ``cg_path`` (k+1, 2), ``sd_path`` (n_iters+1, 2), ``cg_error``,
+    ``sd_error`` (the A-norm errors along each path).
+    """
+    fig.clear()
+    return _update_cg_vs_steepest_descent(_build_cg_vs_steepest_descent(fig), n_iters, kappa, x0)
+
+
 def cg_vs_steepest_descent_explorer():
-    """Widget: number of iterations and condition number -> ``draw_cg_vs_steepest_descent``."""
-    return interactive_figure(
-        draw_cg_vs_steepest_descent, figsize=(11, 4.6),
-        n_iters=widgets.IntSlider(value=3, min=1, max=40, description="iterations",
-                                  continuous_update=False),
-        kappa=widgets.FloatLogSlider(value=10.0, base=10, min=0, max=2, step=0.1,
-                                     description="kappa(A)", readout_format=".1f",
-                                     continuous_update=False))
+    """Explorer: number of iterations and condition number -> both methods' paths and errors."""
+    return Explorer(
+        _build_cg_vs_steepest_descent, _update_cg_vs_steepest_descent, figsize=(11, 4.6),
+        name="CG vs steepest descent on a 2-D quadratic",
+        controls={"n_iters": widgets.IntSlider(value=3, min=1, max=CG_EXPLORER_MAX_ITERS,
+                                               description="iterations"),
+                  "kappa": widgets.FloatLogSlider(value=10.0, base=10, min=0, max=2, step=0.1,
+                                                  description="kappa(A)", readout_format=".1f")})

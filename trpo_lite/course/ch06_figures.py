@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
@@ -17,12 +18,15 @@ from .. import experiments
 from ..rollout import SOLVE_THRESHOLDS
 from .figures import (
     ALGO_COLORS,
+    Explorer,
     delta_slider,
-    draw_kl_contour,
+    draw_J_contours,
     draw_solve_line,
-    interactive_figure,
+    kl_contour_artist,
     kl_contour_legend,
     kl_ellipse,
+    kl_level_set,
+    nice_ceil,
     running_example_map,
     theta_old_menu,
 )
@@ -221,11 +225,161 @@ LINE_SEARCH_STARTS = (("saturated start (-4, -4)", (-4.0, -4.0)),
                       ("next to the optimum (1, 4)", (1.0, 4.0)))
 
 
+MAX_BACKTRACKS_SLIDER = 15                   # the "max backtr." slider's maximum
+
+
 def _square_box(points, margin=0.12, min_width=2.0):
     """A (lo, hi) range that contains every row of ``points`` on both axes, with a margin."""
     lo, hi = float(np.min(points)), float(np.max(points))
     pad = margin * max(hi - lo, min_width) + 0.5 * max(min_width - (hi - lo), 0.0)
     return lo - pad, hi + pad
+
+
+def _map_box(theta_old, full_step):
+    """The map's (lo, hi) around theta_old and the full step, in steps: its half-width is a power
+    of sqrt(2) and its centre a multiple of an eighth of it, so that most delta moves keep the
+    map (and its picture) of the move before."""
+    lo, hi = _square_box(np.vstack([theta_old, theta_old + full_step]), min_width=3.0)
+    half = 2.0 ** (np.ceil(2.0 * np.log2(0.58 * (hi - lo))) / 2.0)
+    unit = half / 8.0
+    centre = unit * np.round(0.5 * (lo + hi) / unit)
+    return round(centre - half, 9), round(centre + half, 9)
+
+
+def _build_line_search(fig, example=None, rule="kl_and_improvement", n_grid=201):
+    """What the line-search explorer never changes: three panels, their labels, pools of markers.
+
+    Returns the artists ``_update_line_search`` moves. The map of J and the KL grid are kept per
+    map range (``_map_box``), so that going back to a range costs nothing.
+    """
+    example = example or running_example()
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.25, 1])
+    ax_map = fig.add_subplot(grid[:, 0])
+    ax_kl, ax_imp = fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
+    running_example_map(ax=ax_map, example=example, colorbar=False, title=" ")
+    contour = kl_contour_artist(ax_map)
+    (ellipse,) = ax_map.plot([], [], ":", color="white", lw=1.5)
+    (step,) = ax_map.plot([], [], "--", color="white", lw=1.2)
+    (centre,) = ax_map.plot([], [], "s", color="white", mec="black", ms=8, zorder=6)
+    reasons = (("accepted", "kl_violation", "no_improvement", "kl_violation_and_no_improvement")
+               if rule == "kl_and_improvement" else ("accepted", "ratio_too_small"))
+    handles = [Line2D([], [], color="white", marker="s", mec="black", ls="", label=r"$\theta_{old}$"),
+               Line2D([], [], color="white", ls="--", label="full step (coef = 1)"),
+               kl_contour_legend(),
+               Line2D([], [], color="white", ls=":", label=r"$\frac{1}{2}s^TFs = \delta$")]
+    handles += [Line2D([], [], color=LINE_SEARCH_STYLE[r][0], marker=LINE_SEARCH_STYLE[r][1],
+                       mec="black", ls="", ms=9, label=LINE_SEARCH_STYLE[r][2]) for r in reasons]
+    ax_map.legend(handles=handles, loc="lower right", fontsize=7, facecolor="lightgray")
+    n_pool = MAX_BACKTRACKS_SLIDER + 1
+    pools = {ax: [ax.plot([], [], "o", mec="black", zorder=7)[0] for _ in range(n_pool)]
+             for ax in (ax_map, ax_kl, ax_imp)}
+
+    c = np.linspace(0.0, 1.0, 101)[1:]
+    (kl_curve,) = ax_kl.plot([], [], color="tab:blue", lw=1.5, label="measured KL / $\\delta$")
+    ax_kl.axhline(1.0, color="red", ls="--", lw=1, label="KL = $\\delta$")
+    budget = LineCollection([], colors="gray", linewidths=1, alpha=0.5, zorder=1)
+    ax_kl.add_collection(budget)
+    ax_kl.set_ylabel(r"KL / $\delta$")
+    ax_kl.set_title("along the full step: attempts at coef = backtrack_coef$^j$\n"
+                    "(gray: the coefs max_backtracks allows)", fontsize=9)
+    ax_kl.legend(fontsize=7, loc="upper left")
+    (imp_curve,) = ax_imp.plot([], [], color="tab:blue", lw=1.5, label="surrogate improvement")
+    (expected,) = ax_imp.plot([], [], color="gray", ls=":", lw=1, label=r"expected: coef $g^T s$")
+    ax_imp.axhline(0.0, color="black", lw=0.8)
+    ax_imp.set_xlabel(r"coef  (step = coef $\times$ full step)")
+    ax_imp.set_ylabel(r"$L(\theta) - L(\theta_{old})$")
+    ax_imp.legend(fontsize=7, loc="lower left")
+    for ax in (ax_kl, ax_imp):
+        ax.set_xlim(0, 1.03)
+    fig.tight_layout()
+    return {"example": example, "rule": rule, "n_grid": n_grid, "c": c, "ax_map": ax_map,
+            "ax_kl": ax_kl, "ax_imp": ax_imp, "pools": pools, "J_maps": {}, "kl_grids": {},
+            "box": None, "J_map": ax_map.collections[0],
+            "moving": [contour, ellipse, step, centre, kl_curve, budget, imp_curve, expected,
+                       ax_map.title, *(m for pool in pools.values() for m in pool)]}
+
+
+def _show_map_box(artists, box):
+    """Show the map of J for ``box`` (drawn once per range and kept) and hide the others."""
+    if artists["box"] == box:
+        return
+    ax_map, maps = artists["ax_map"], artists["J_maps"]
+    if artists["box"] is None:                 # the map running_example_map drew
+        artists["J_map"].set_visible(False)
+    else:
+        maps[artists["box"]].set_visible(False)
+    if box not in maps:
+        maps[box] = draw_J_contours(ax_map, artists["example"], box)
+    maps[box].set_visible(True)
+    ax_map.set_xlim(*box)
+    ax_map.set_ylim(*box)
+    artists["box"] = box
+
+
+def _set_markers(pool, xs, ys, outcomes):
+    """The first len(outcomes) markers of pool at (xs, ys) in their outcome's style; the rest empty."""
+    for k, marker in enumerate(pool):
+        if k < len(outcomes):
+            color, symbol, _ = LINE_SEARCH_STYLE[outcomes[k]]
+            marker.set_data([xs[k]], [ys[k]])
+            marker.set(marker=symbol, color=color, markeredgecolor="black",
+                       markersize=12 if outcomes[k] == "accepted" else 9)
+        else:
+            marker.set_data([], [])
+
+
+def _update_line_search(artists, delta=0.5, backtrack_coef=0.8, max_backtracks=10,
+                        theta_old=(-4.0, -4.0)):
+    """Run one TRPO line search from theta_old and move every attempt, curve and text."""
+    example = artists["example"]
+    theta_old = np.asarray(theta_old, dtype=float)
+    full_step, result = trpo_step(example, theta_old, delta, backtrack_coef, int(max_backtracks),
+                                  artists["rule"])
+    coefs = np.array([a.coef for a in result.attempts])
+    points = theta_old + coefs[:, None] * full_step
+    outcomes = [a.reason for a in result.attempts]
+    kls = np.array([a.kl for a in result.attempts])
+    improvements = np.array([a.improvement for a in result.attempts])
+    ellipse = kl_ellipse(example.fisher(theta_old), theta_old, delta)       # notebook 02
+    (contour_lines, ellipse_line, step_line, centre, kl_curve, budget, imp_curve, expected,
+     map_title) = artists["moving"][:9]
+
+    # map: J for this range, the KL ball, the ellipse, the full step and the attempts
+    box = _map_box(theta_old, full_step)
+    _show_map_box(artists, box)
+    contour = kl_level_set(example, theta_old, delta, box, artists["n_grid"], cache=artists["kl_grids"])
+    contour_lines.set_segments(contour)
+    ellipse_line.set_data(ellipse[:, 0], ellipse[:, 1])
+    step_line.set_data(*np.vstack([theta_old, theta_old + full_step]).T)
+    centre.set_data([theta_old[0]], [theta_old[1]])
+    rejected = sum(reason != "accepted" for reason in outcomes)
+    verdict = (f"accepted coef = {result.coef:.3g} after {rejected} rejected" if result.accepted
+               else f"{rejected} rejected: kept $\\theta_{{old}}$ (line search failed)")
+    map_title.set_text(rf"$\delta$ = {delta:.3g}, backtrack_coef = {backtrack_coef:.2g}: {verdict}")
+    pools = artists["pools"]
+    _set_markers(pools[artists["ax_map"]], points[:, 0], points[:, 1], outcomes)
+
+    # profiles along the full step, and the coefs the budget allows
+    c = artists["c"]
+    kl_c, L_c = example.along(theta_old, theta_old + c[:, None] * full_step)
+    imp_c = L_c - example.surrogate(theta_old, theta_old)
+    kl_curve.set_data(c, kl_c / delta)
+    imp_curve.set_data(c, imp_c)
+    expected.set_data(c, c * result.attempts[0].expected_improvement)
+    _set_markers(pools[artists["ax_kl"]], coefs, kls / delta, outcomes)
+    _set_markers(pools[artists["ax_imp"]], coefs, improvements, outcomes)
+    kl_top = nice_ceil(1.15 * max(kl_c.max() / delta, 1.2))
+    budget.set_segments([[(backtrack_coef ** j, 0.0), (backtrack_coef ** j, kl_top)]
+                         for j in range(int(max_backtracks) + 1)])
+    lim = max(np.abs(imp_c).max(), 1e-12)
+    imp_range = (-nice_ceil(max(0.1 * lim, -1.1 * imp_c.min())), nice_ceil(1.1 * max(imp_c.max(), 0.1 * lim)))
+    artists["ax_kl"].set_ylim(0.0, kl_top)
+    artists["ax_imp"].set_ylim(*imp_range)
+    artists["view"] = (box, kl_top, imp_range)
+    return {"points": points, "outcomes": outcomes, "colors": [LINE_SEARCH_STYLE[r][0] for r in outcomes],
+            "coefs": coefs, "kls": kls, "improvements": improvements, "accepted": bool(result.accepted),
+            "theta_new": np.asarray(result.theta), "full_step": full_step, "contour": contour,
+            "message": result.message}
 
 
 def draw_line_search(fig, delta=0.5, backtrack_coef=0.8, max_backtracks=10,
@@ -236,94 +390,28 @@ def draw_line_search(fig, delta=0.5, backtrack_coef=0.8, max_backtracks=10,
     x = F^-1 g, then ``backtracking_line_search``. Left: the map of J (zoomed on the step) with
     theta_old, the full step (dashed), the true KL = delta contour around theta_old, the
     quadratic ellipse 0.5 s^T F s = delta, and the attempts theta_old + coef_j * full_step
-    (red X: KL > delta, orange triangle: no improvement, magenta: both, green star: accepted).
+    (red X: KL > delta, orange triangle: no improvement, magenta: both, green: accepted).
     Right: the measured KL / delta and the surrogate improvement along the full step as
-    functions of coef, with the attempts marked.
+    functions of coef, with the attempts marked and the coefs backtrack_coef**j,
+    j <= max_backtracks, that the line search may try (gray).
 
     Returns the drawn data: ``points`` (k, 2), ``outcomes`` (k reasons), ``colors`` (k),
     ``coefs``, ``kls``, ``improvements`` (k,), ``accepted``, ``theta_new``, ``full_step``,
     ``contour`` (list of (m, 2) arrays of the KL = delta level set), ``message``.
     """
-    example = example or running_example()
-    theta_old = np.asarray(theta_old, dtype=float)
-    full_step, result = trpo_step(example, theta_old, delta, backtrack_coef, int(max_backtracks), rule)
-    coefs = np.array([a.coef for a in result.attempts])
-    points = theta_old + coefs[:, None] * full_step
-    outcomes = [a.reason for a in result.attempts]
-    colors = [LINE_SEARCH_STYLE[r][0] for r in outcomes]
-    ellipse = kl_ellipse(example.fisher(theta_old), theta_old, delta)       # notebook 02
-
     fig.clear()
-    grid = fig.add_gridspec(2, 2, width_ratios=[1.25, 1])
-    ax_map = fig.add_subplot(grid[:, 0])
-    ax_kl, ax_imp = fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
-
-    # map: J, the KL ball, the ellipse, the full step and the attempts
-    lo, hi = _square_box(np.vstack([theta_old, theta_old + full_step]), min_width=3.0)
-    verdict = (f"accepted coef = {result.coef:.3g}" if result.accepted
-               else "line search failed: kept $\\theta_{old}$")
-    running_example_map(ax=ax_map, example=example, box=(lo, hi), colorbar=False,
-                        title=rf"$\delta$ = {delta:.3g}, backtrack_coef = {backtrack_coef:.2g}: {verdict}")
-    contour = draw_kl_contour(ax_map, example, theta_old, delta, (lo, hi), n_grid)
-    ax_map.plot(*ellipse.T, ":", color="white", lw=1.5)
-    ax_map.plot(*np.vstack([theta_old, theta_old + full_step]).T, "--", color="white", lw=1.2)
-    ax_map.plot(*theta_old, "s", color="white", mec="black", ms=8, zorder=6)
-    for point, reason in zip(points, outcomes):
-        color, marker, _ = LINE_SEARCH_STYLE[reason]
-        ax_map.plot(*point, marker, color=color, mec="black", ms=12 if reason == "accepted" else 9,
-                    zorder=7)
-    handles = [Line2D([], [], color="white", marker="s", mec="black", ls="", label=r"$\theta_{old}$"),
-               Line2D([], [], color="white", ls="--", label="full step (coef = 1)"),
-               kl_contour_legend(),
-               Line2D([], [], color="white", ls=":", label=r"$\frac{1}{2}s^TFs = \delta$")]
-    for reason in dict.fromkeys(outcomes):
-        color, marker, label = LINE_SEARCH_STYLE[reason]
-        handles.append(Line2D([], [], color=color, marker=marker, mec="black", ls="", ms=9,
-                              label=f"{label} ({outcomes.count(reason)})"))
-    ax_map.legend(handles=handles, loc="lower right", fontsize=7, facecolor="lightgray")
-
-    # profiles along the full step
-    c = np.linspace(0.0, 1.0, 101)[1:]
-    kl_c = np.array([example.kl(theta_old, theta_old + ci * full_step) for ci in c])
-    L_old = example.surrogate(theta_old, theta_old)
-    imp_c = np.array([example.surrogate(theta_old, theta_old + ci * full_step) for ci in c]) - L_old
-    kls = np.array([a.kl for a in result.attempts])
-    improvements = np.array([a.improvement for a in result.attempts])
-    ax_kl.plot(c, kl_c / delta, color="tab:blue", lw=1.5, label="measured KL / $\\delta$")
-    ax_kl.axhline(1.0, color="red", ls="--", lw=1, label="KL = $\\delta$")
-    ax_imp.plot(c, imp_c, color="tab:blue", lw=1.5, label="surrogate improvement")
-    ax_imp.plot(c, c * result.attempts[0].expected_improvement, color="gray", ls=":", lw=1,
-                label=r"expected: coef $g^T s$")
-    ax_imp.axhline(0.0, color="black", lw=0.8)
-    for coef, kl, imp, reason in zip(coefs, kls, improvements, outcomes):
-        color, marker, _ = LINE_SEARCH_STYLE[reason]
-        ax_kl.plot(coef, kl / delta, marker, color=color, mec="black", ms=9, zorder=5)
-        ax_imp.plot(coef, imp, marker, color=color, mec="black", ms=9, zorder=5)
-    ax_kl.set_ylabel(r"KL / $\delta$")
-    ax_kl.set_title("along the full step: attempts at coef = backtrack_coef$^j$", fontsize=10)
-    ax_kl.legend(fontsize=7, loc="upper left")
-    ax_imp.set_xlabel(r"coef  (step = coef $\times$ full step)")
-    ax_imp.set_ylabel(r"$L(\theta) - L(\theta_{old})$")
-    lim = max(np.abs(imp_c).max(), 1e-12)
-    ax_imp.set_ylim(min(-0.1 * lim, 1.1 * imp_c.min()), 1.1 * max(imp_c.max(), 0.1 * lim))
-    ax_imp.legend(fontsize=7, loc="lower left")
-    for ax in (ax_kl, ax_imp):
-        ax.set_xlim(0, 1.03)
-    fig.tight_layout()
-    return {"points": points, "outcomes": outcomes, "colors": colors, "coefs": coefs, "kls": kls,
-            "improvements": improvements, "accepted": bool(result.accepted),
-            "theta_new": np.asarray(result.theta), "full_step": full_step, "contour": contour,
-            "message": result.message}
+    return _update_line_search(_build_line_search(fig, example, rule, n_grid), delta,
+                               backtrack_coef, max_backtracks, theta_old)
 
 
 def line_search_explorer(example=None):
-    """Widget: delta (log), backtrack_coef, max_backtracks and theta_old -> ``draw_line_search``."""
-    return interactive_figure(
-        draw_line_search, figsize=(12, 5.2), example=widgets.fixed(example or running_example()),
-        delta=delta_slider(0.5, -3, ".3f"),
-        backtrack_coef=widgets.FloatSlider(value=0.8, min=0.3, max=0.95, step=0.05,
-                                           description="backtrack", readout_format=".2f",
-                                           continuous_update=False),
-        max_backtracks=widgets.IntSlider(value=10, min=0, max=20, description="max backtr.",
-                                         continuous_update=False),
-        theta_old=theta_old_menu(LINE_SEARCH_STARTS, (-4.0, -4.0)))
+    """Explorer: delta (log), backtrack_coef, max_backtracks and theta_old -> one line search."""
+    return Explorer(
+        _build_line_search, _update_line_search, figsize=(12, 5.2), example=example,
+        name="One TRPO line search on the running example",
+        controls={"delta": delta_slider(0.5, -3, ".3f"),
+                  "backtrack_coef": widgets.FloatSlider(value=0.8, min=0.3, max=0.95, step=0.05,
+                                                        description="backtrack", readout_format=".2f"),
+                  "max_backtracks": widgets.IntSlider(value=10, min=0, max=MAX_BACKTRACKS_SLIDER,
+                                                      description="max backtr."),
+                  "theta_old": theta_old_menu(LINE_SEARCH_STARTS, (-4.0, -4.0))})

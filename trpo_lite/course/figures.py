@@ -4,14 +4,23 @@ The running example's map: the exact objective J(theta) of ``running_example()``
 filled contours over theta = (theta_0, theta_1), on which notebooks 01-03, 06 and 07 draw
 their paths, trust regions and line-search attempts. Also: the true KL ball's edge and its
 quadratic ellipse (the explorers of 02 and 06, the figures of 03), learning curves with the
-solve line (01, 03, 06), one colour per algorithm (06, 07), and the ``interactive_figure``
-wrapper every explorer uses.
+solve line (01, 03, 06), one colour per algorithm (06, 07), and the ``Explorer`` widget every
+explorer is.
 """
 from __future__ import annotations
 
+import base64
+import contextlib
+import io
+import warnings
+
 import ipywidgets as widgets
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+from contourpy import contour_generator
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .running_example import running_example
@@ -23,31 +32,157 @@ ALGO_COLORS = {"vpg": "tab:gray", "npg": "tab:purple", "trpo": "tab:blue", "ppo"
 
 
 # ----------------------------------------------------------------- explorers
-def interactive_figure(draw, figsize=(9, 4.5), **sliders):
-    """``ipywidgets.interactive`` around ``draw(fig, **values)`` that shows a fresh figure per change.
+class Explorer(widgets.VBox):
+    """Sliders above a figure that is built once and updated in place as a slider moves.
 
-    Pattern (so tests can drive a widget without a browser): each explorer has a pure
-    ``draw_*(fig, **slider_values)`` that clears and redraws ``fig`` and returns the data it drew
-    (a small dict), and a ``*_explorer()`` that wraps it here. In the notebook the explorer's
-    cell is tagged ``nbval-ignore-output``; tests/test_nbNN.py call the draw functions and the
-    explorers' sliders directly. A keyword that is no slider (the example) is passed as
-    ``ipywidgets.fixed(value)``. Returns the ``interactive`` widget; ``widget.result`` holds
-    the last dict ``draw`` returned.
+    Pattern (so tests can drive an explorer without a browser): each explorer has a
+    ``build(fig, **fixed)`` that draws what no slider changes (the map of J, axes, labels,
+    legends) and returns a dict of the artists that move, an ``update(artists, **values)``
+    that moves them (line data, marker positions, texts) and returns the data it drew (a dict),
+    and a pure ``draw_*(fig, **values)`` = update(build(fig)) that the tests call.
+    ``artists["moving"]`` lists what update changes; ``artists.get("view")`` is a key of what
+    else it changed (axis limits, a background map), None if nothing.
+
+    Why it answers as you drag: the figure is a plain matplotlib Figure on an ipympl canvas
+    (matplotlib's Jupyter widget backend; pyplot never sees it, so the notebook's inline
+    figures are unaffected), and it is blitted: a full draw (on first display, or for a view
+    not seen before) renders the static part once and keeps that picture per view; a slider
+    change then restores the picture and draws only the moving artists on it, and the canvas
+    sends the changed pixels. Sliders update continuously while dragged: ipywidgets sends at
+    most one change at a time to the kernel and merges the rest, so a drag never queues stale
+    redraws. ``controls`` maps update's keyword names to widgets (``children[0]`` is the first);
+    ``result`` holds the last dict update returned. Displayed, the explorer also carries a PNG
+    of its figure and a one-line text: what a notebook shows before its kernel runs (and what
+    sites that render stored notebooks show) instead of the widget.
     """
-    def update(**values):
-        fig = plt.figure(figsize=figsize)
-        out = draw(fig, **values)
-        plt.show()
-        return out
 
-    return widgets.interactive(update, **sliders)
+    def __init__(self, build, update, controls, figsize=(9, 4.5), name="explorer", **fixed):
+        self.figure = Figure(figsize=figsize)
+        canvas = _ipympl_canvas(self.figure)
+        canvas.header_visible = canvas.footer_visible = canvas.resizable = False
+        canvas.toolbar_visible = False
+        self.name, self.controls, self._update = name, dict(controls), update
+        self.artists = build(self.figure, **fixed)
+        self._backgrounds, self._size = {}, None
+        canvas.mpl_connect("draw_event", self._on_full_draw)
+        self.result = self._run_update()
+        for control in self.controls.values():
+            control.observe(self._changed, names="value")
+        super().__init__([*self.controls.values(), canvas])
+        self.add_class("trpo-explorer")
+
+    def values(self):
+        """The controls' current values, by update's keyword names."""
+        return {key: control.value for key, control in self.controls.items()}
+
+    def _run_update(self):
+        result = self._update(self.artists, **self.values())
+        for artist in self.artists["moving"]:
+            artist.set_animated(True)             # left out of full draws: blitted on top
+        return result
+
+    def _changed(self, _change):
+        self.result = self._run_update()
+        canvas = self.figure.canvas
+        background = self._backgrounds.get(self.artists.get("view"))
+        if background is None:
+            canvas.draw()                         # a new view: full draw (see _on_full_draw)
+            return
+        canvas.restore_region(background)
+        self._draw_moving()
+        canvas.blit(self.figure.bbox)
+
+    def _draw_moving(self):
+        for artist in self.artists["moving"]:
+            self.figure.draw_artist(artist)
+
+    def _on_full_draw(self, _event):
+        """After every full draw (ours, or one the browser asks for): keep the static picture
+        for this view, then draw the moving artists on top before the canvas sends it."""
+        canvas = self.figure.canvas
+        size = canvas.get_width_height(physical=True)
+        if size != self._size:                    # resized (e.g. the screen's pixel ratio)
+            self._backgrounds, self._size = {}, size
+        self._backgrounds[self.artists.get("view")] = canvas.copy_from_bbox(self.figure.bbox)
+        self._draw_moving()
+
+    def __repr__(self):
+        shown = ", ".join(f"{c.description} = {_readout(c)}" for c in self.controls.values())
+        return f"{self.name} ({shown}): run the notebook to move the sliders"
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        png = io.BytesIO()
+        moving = self.artists["moving"]
+        for artist in moving:
+            artist.set_animated(False)
+        try:
+            self.figure.savefig(png, format="png")
+        finally:
+            for artist in moving:
+                artist.set_animated(True)
+        bundle["image/png"] = base64.b64encode(png.getvalue()).decode("ascii")
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+
+def _ipympl_canvas(figure):
+    """An ipympl canvas (with its manager) for ``figure``, leaving pyplot's backend as it was.
+
+    Importing ipympl switches matplotlib to ipympl's backend (``%matplotlib widget``) as a side
+    effect; the notebooks keep inline figures (their stored PNGs are what nbval compares), so
+    the backend in use is restored right after the import.
+    """
+    backend = matplotlib.get_backend()
+    from ipympl.backend_nbagg import Canvas, FigureManager
+    if matplotlib.get_backend() != backend:
+        matplotlib.use(backend)
+
+    class FastCanvas(Canvas):
+        """ipympl's canvas, sending its frames as PNGs of the fastest compression level: the
+        default level spends ~15 ms per frame on two cores to save a few kB on a local link."""
+
+        def get_diff_image(self):
+            with _fast_png():
+                return super().get_diff_image()
+
+    canvas = FastCanvas(figure)
+    with warnings.catch_warnings():           # ipympl 0.10's toolbar, on traitlets' old API
+        warnings.filterwarnings("ignore", "Passing unrecognized arguments", DeprecationWarning)
+        FigureManager(canvas, 0)
+    return canvas
+
+
+@contextlib.contextmanager
+def _fast_png():
+    """Within: PIL saves PNGs with compress_level 1 (what matplotlib's WebAgg frames use)."""
+    from PIL import Image
+    save = Image.Image.save
+
+    def fast_save(self, fp, format=None, **params):
+        if format == "png":
+            params.setdefault("compress_level", 1)
+        return save(self, fp, format, **params)
+
+    Image.Image.save = fast_save
+    try:
+        yield
+    finally:
+        Image.Image.save = save
+
+
+def _readout(control):
+    """A control's value as its label shows it (sliders' readout format; a menu's label)."""
+    if isinstance(control, widgets.Dropdown):
+        return control.label
+    fmt = getattr(control, "readout_format", "d" if isinstance(control.value, int) else ".3g")
+    return format(control.value, fmt)
 
 
 def delta_slider(value, min_exponent, readout_format):
     """The explorers' log slider for the trust-region size delta, from 10**min_exponent to 1."""
     return widgets.FloatLogSlider(value=value, base=10, min=min_exponent, max=0, step=0.1,
-                                  description="delta", readout_format=readout_format,
-                                  continuous_update=False)
+                                  description="delta", readout_format=readout_format)
 
 
 def theta_old_menu(options, value):
@@ -66,8 +201,7 @@ def running_example_map(ax=None, example=None, box=None, n_grid=161, levels=25, 
     lo, hi = box or example.box
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
-    t = np.linspace(lo, hi, n_grid)
-    cs = ax.contourf(t, t, example.J_grid(t, t), levels=levels, cmap="viridis", alpha=0.85)
+    cs = draw_J_contours(ax, example, (lo, hi), n_grid, levels)
     if colorbar:
         ax.figure.colorbar(cs, ax=ax, label=r"$J(\theta)$")
     start = np.asarray(example.theta_start)
@@ -82,6 +216,18 @@ def running_example_map(ax=None, example=None, box=None, n_grid=161, levels=25, 
     ax.set_ylabel(AXIS_LABELS[1])
     ax.set_title(title or r"Running example: exact $J(\theta)$")
     return ax
+
+
+def draw_J_contours(ax, example, box, n_grid=161, levels=25):
+    """Filled contours of the example's exact J over box = (lo, hi) on both axes; returns them."""
+    t = np.linspace(*box, n_grid)
+    return ax.contourf(t, t, example.J_grid(t, t), levels=levels, cmap="viridis", alpha=0.85)
+
+
+def nice_ceil(x):
+    """The smallest of 1, 2, 5 x 10**k that is >= x > 0: axis limits that change in steps."""
+    k = np.floor(np.log10(x))
+    return float(next(m * 10.0 ** k for m in (1, 2, 5, 10) if m * 10.0 ** k >= x * (1 - 1e-12)))
 
 
 def draw_path(ax, path, label, color=None, marker=".", **kwargs):
@@ -112,23 +258,35 @@ def kl_ellipse(F, theta_old, delta, n_points=181):
     return np.asarray(theta_old, dtype=float) + np.sqrt(2.0 * delta) * np.linalg.solve(L.T, u).T
 
 
-def draw_kl_contour(ax, example, theta_old, delta, box, n_grid):
-    """The true KL ball's edge {theta: example.kl(theta_old, theta) = delta} as a red contour,
-    computed on an n_grid x n_grid grid over box = (lo, hi) on both axes.
+def kl_contour_artist(ax):
+    """An empty red line collection on ax for the true KL ball's edge (see ``kl_level_set``)."""
+    collection = LineCollection([], colors="red", linewidths=2, zorder=4)
+    ax.add_collection(collection)
+    return collection
 
-    Returns the level set as a list of (m, 2) arrays; empty when the whole box lies inside the ball.
+
+def kl_level_set(example, theta_old, delta, box, n_grid, cache=None):
+    """The true KL ball's edge {theta: example.kl(theta_old, theta) = delta}, found on an
+    n_grid x n_grid grid over box = (lo, hi) on both axes: a list of (m, 2) arrays, empty when
+    the whole box lies inside the ball. The KL on the grid does not depend on delta: pass a
+    dict as ``cache`` to compute it once per (theta_old, box) while delta moves.
     """
-    t = np.linspace(*box, n_grid)
-    kl_grid = example.kl_grid(theta_old, t, t)
-    contour = []
-    if kl_grid.max() > delta:          # else the whole box lies inside the KL ball
-        cs = ax.contour(t, t, kl_grid, levels=[delta], colors="red", linewidths=2)
-        contour = [np.asarray(seg) for seg in cs.allsegs[0]]
-    return contour
+    key = (tuple(np.asarray(theta_old, dtype=float)), tuple(box), int(n_grid))
+    found = None if cache is None else cache.get(key)
+    if found is None:
+        t = np.linspace(*box, int(n_grid))
+        kl_grid = example.kl_grid(theta_old, t, t)
+        found = (contour_generator(t, t, kl_grid), float(kl_grid.max()))
+        if cache is not None:
+            cache[key] = found
+    generator, kl_max = found
+    if kl_max <= delta:                # the whole box lies inside the KL ball
+        return []
+    return [np.asarray(line) for line in generator.lines(delta) if len(line) > 1]
 
 
 def kl_contour_legend():
-    """The legend entry of ``draw_kl_contour``'s line."""
+    """The legend entry of ``kl_contour_artist``'s line."""
     return Line2D([], [], color="red", lw=2, label=r"true KL = $\delta$")
 
 

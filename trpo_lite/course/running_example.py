@@ -156,6 +156,14 @@ class TwoStateExample:
         """
         return float(self._surrogate(self._theta(theta_old, "theta_old"), self._theta(theta_new, "theta_new")))
 
+    def along(self, theta_old, thetas):
+        """(kl(theta_old, theta), surrogate(theta_old, theta)) for every row of thetas (n, 2)
+        at once: the line search's two profiles along a step (notebook 06's explorer)."""
+        theta_old = self._theta(theta_old, "theta_old")
+        thetas = check_array(thetas, "thetas", ndim=2)
+        kl = _kl_bernoulli(theta_old, thetas) @ self.rho_norm(theta_old)
+        return kl, self._surrogate(theta_old, thetas)
+
     def theta_opt(self, tol=1e-12, max_iter=10_000):
         """The maximiser of J by soft policy iteration theta_i <- dQ_i(theta) / tau (needs tau > 0)."""
         if self.tau <= 0:

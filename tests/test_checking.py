@@ -91,3 +91,24 @@ def test_central_differences_match_the_analytic_gradient_and_hessian():
     v = x.ravel()
     hessian = np.diag(2 * np.sin(v) + 4 * v * np.cos(v) - v ** 2 * np.sin(v))
     np.testing.assert_allclose(central_difference_hessian(f, v, eps=1e-4), hessian, atol=1e-6)
+
+
+def test_a_failed_self_check_shows_one_message_and_no_traceback(capsys):
+    """In a notebook (IPython), a failed check shows its message, not a traceback through the
+    package (whose source holds the hints)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from trpo_lite.course.checking import SelfCheckFailed, compare
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.user_ns["compare"] = compare
+    result = shell.run_cell("compare('double', lambda x: 3 * x, lambda x: 2 * x, [('x = 1', (1.0,))])")
+    assert isinstance(result.error_in_exec, SelfCheckFailed)
+    shown = capsys.readouterr().out
+    assert "self-check failed" in shown and "double: 1 of 1 checks failed" in shown
+    assert "off by a constant factor" in shown
+    assert "checking.py" not in shown and "Traceback" not in shown and "compare(" not in shown
+    InteractiveShell.clear_instance()

@@ -13,7 +13,7 @@ import numpy as np
 from ..mlp import linear
 from ..policies import CategoricalPolicy
 from ..rollout import discounted_returns
-from .checking import call_student, compare_with_hints, report
+from .checking import SelfCheckFailed, call_student, compare_with_hints, report
 from .figures import Explorer, draw_path, running_example_map
 from .running_example import gradient_ascent_path, running_example, soft_values
 
@@ -115,7 +115,7 @@ def check_reinforce_gradient(reinforce_gradient, n_repeats=20, n_episodes=200, z
     problems = []
     one = call(REINFORCE_THETAS[0], 1, None)
     if one.shape != (2,) or not np.all(np.isfinite(one)):
-        raise AssertionError(f"reinforce_gradient: one episode gave shape {one.shape} / non-finite "
+        raise SelfCheckFailed(f"reinforce_gradient: one episode gave shape {one.shape} / non-finite "
                              "values; expected a finite array of shape (2,)")
     n_cases, spread = 1, {}
     for theta in REINFORCE_THETAS:

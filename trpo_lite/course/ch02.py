@@ -15,7 +15,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 from ..fisher import fisher_empirical
 from ..mlp import MLP, linear
 from ..policies import CategoricalPolicy, GaussianPolicy
-from .checking import compare
+from .checking import SelfCheckFailed, compare
 from .figures import (
     Explorer,
     delta_slider,
@@ -88,7 +88,7 @@ def check_categorical_kl(categorical_kl):
                 swapped = False
         hint = ("\n  hint: you computed KL(new || old); the course's KL is KL(old || new) = "
                 "sum_a p_old (log p_old - log p_new)") if swapped else ""
-        raise AssertionError(f"{err}{hint}{_overflow_hint(err)}") from None
+        raise SelfCheckFailed(f"{err}{hint}{_overflow_hint(err)}") from None
 
 
 def check_categorical_fisher(categorical_fisher):
@@ -105,7 +105,7 @@ def check_categorical_fisher(categorical_fisher):
     try:
         compare("categorical_fisher", categorical_fisher, reference, cases)
     except AssertionError as err:
-        raise AssertionError(f"{err}{_overflow_hint(err)}") from None
+        raise SelfCheckFailed(f"{err}{_overflow_hint(err)}") from None
 
 
 def check_empirical_fisher(empirical_fisher):

@@ -18,7 +18,7 @@ from ..fisher import fisher_analytic
 from ..mdp import random_mdp
 from ..mlp import MLP
 from ..policies import CategoricalPolicy, GaussianPolicy
-from .checking import compare, compare_with_hints, require_implemented
+from .checking import SelfCheckFailed, compare, compare_with_hints, require_implemented
 from .figures import draw_path, running_example_map
 from .running_example import TwoStateExample, gradient_ascent_path, natural_gradient_path, running_example
 
@@ -68,7 +68,7 @@ def check_natural_step(student_fn):
     ill-conditioned F), that 0.5 s^T F s = delta, and that no matrix inverse is formed.
     """
     if _uses_matrix_inverse(student_fn):
-        raise AssertionError("natural step: your function calls inv/pinv; solve F x = g with "
+        raise SelfCheckFailed("natural step: your function calls inv/pinv; solve F x = g with "
                              "np.linalg.solve instead (cheaper and more accurate)")
     cases = natural_step_cases()
     require_implemented("natural step", student_fn, cases[0][1])
@@ -103,7 +103,7 @@ def check_natural_step(student_fn):
     except AssertionError as exc:
         problems.append(str(exc))
     if problems:
-        raise AssertionError("\n".join(problems))
+        raise SelfCheckFailed("\n".join(problems))
 
 
 def natural_gradient_step_toy_reference(example, theta, delta):

@@ -15,7 +15,7 @@ from ..cg import conjugate_gradient, steepest_descent
 from ..fisher import fisher_vector_product
 from ..mlp import MLP
 from ..policies import CategoricalPolicy, GaussianPolicy
-from .checking import compare
+from .checking import SelfCheckFailed, compare
 from .figures import Explorer
 
 
@@ -80,7 +80,7 @@ def check_cg(my_cg):
             raise exc from None
         sd = steepest_descent(Avp, b, max_iter=4, tol=1e-15).x
         if got.shape == sd.shape and np.allclose(got, sd, rtol=1e-6, atol=1e-9):
-            raise AssertionError(f"{exc}\n  hint: your iterates are steepest descent's; the next "
+            raise SelfCheckFailed(f"{exc}\n  hint: your iterates are steepest descent's; the next "
                                  "direction is p = r_new + beta * p with beta = r_new.r_new / r.r") from None
         raise
 
@@ -111,7 +111,7 @@ def check_fisher_vector_product(my_fvp):
             raise exc from None
         ref = fisher_vector_product(policy, theta, obs, v)
         if got.shape == ref.shape and np.allclose(got, len(obs) * ref, rtol=1e-5, atol=1e-9):
-            raise AssertionError(f"{exc}\n  hint: F is the MEAN over states of J^T M J: "
+            raise SelfCheckFailed(f"{exc}\n  hint: F is the MEAN over states of J^T M J: "
                                  "divide the sum over states by N") from None
         raise
 

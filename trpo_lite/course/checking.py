@@ -2,8 +2,9 @@
 compare it with the library's reference and say what is wrong (wrong shape, wrong sign, off by
 a constant factor, NaN, fails for one sample, a known mistake).
 
-A check prints one line, "<name>: all N checks passed", or raises ``AssertionError`` whose
-message lists every failing case, "<name>: k of N checks failed". A student's stub raises
+A check prints one line, "<name>: all N checks passed", or raises ``SelfCheckFailed`` whose
+message lists every failing case, "<name>: k of N checks failed" (an ``AssertionError`` that a
+notebook shows as its message alone, without a traceback). A student's stub raises
 ``NotImplementedError``; every check turns it into "<name>: not implemented yet". The chapter
 modules (``ch01`` ... ``ch07_checks``) build their cases and references on these functions.
 
@@ -16,9 +17,20 @@ import numpy as np
 
 
 # ------------------------------------------------------------ a student's function
+class SelfCheckFailed(AssertionError):
+    """What a self-check raises when a student's function is wrong (or not written yet).
+
+    In a notebook, IPython shows it as its message alone (``_render_traceback_``): no traceback
+    through this package, whose source holds the checks' hints and references.
+    """
+
+    def _render_traceback_(self):
+        return [f"\x1b[1;31mself-check failed\x1b[0m -- {self}"]
+
+
 def not_implemented(name):
-    """The AssertionError a check raises for a stub that still raises NotImplementedError."""
-    return AssertionError(f"{name}: not implemented yet -- fill in the function above")
+    """The SelfCheckFailed a check raises for a stub that still raises NotImplementedError."""
+    return SelfCheckFailed(f"{name}: not implemented yet -- fill in the function above")
 
 
 def call_student(name, student_fn, *args, **kwargs):
@@ -43,7 +55,7 @@ def require_implemented(name, student_fn, args):
 def report(name, problems, n_checks, note=""):
     """Raise "<name>: k of N checks failed" listing ``problems`` (then ``note``), or print that all passed."""
     if problems:
-        raise AssertionError(f"{name}: {len(problems)} of {n_checks} checks failed\n  "
+        raise SelfCheckFailed(f"{name}: {len(problems)} of {n_checks} checks failed\n  "
                              + "\n  ".join(problems) + note)
     print(f"{name}: all {n_checks} checks passed")
 
@@ -123,7 +135,7 @@ def compare_with_hints(name, student_fn, reference_fn, cases, mistakes, rtol=1e-
             except Exception:  # the student's function or the mistake raises: no match
                 continue
         if hints:
-            raise AssertionError(f"{exc}\n  likely cause: " + "; ".join(hints)) from None
+            raise SelfCheckFailed(f"{exc}\n  likely cause: " + "; ".join(hints)) from None
         raise
 
 

@@ -1,5 +1,6 @@
 # trpo-lite: the two commands are `make lab` and `make test`.
 #   make lab      open the course in JupyterLab (creates .venv on first use)
+#   make lab-student  open the solution-free student edition (student/, made once, then kept)
 #   make test     ruff + unit tests + every notebook under nbval + browser widget tests
 #   make record   re-execute every notebook in place (after changing code or pins)
 #   make portability  the notebooks under three machines' numbers (as CI runs them)
@@ -22,10 +23,10 @@ unexport MPLBACKEND
 # JupyterLab refuses to start as root without --allow-root (containers, CI).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: all venv lab test portability record student clean distclean help
+.PHONY: all venv lab lab-student test portability record student clean distclean help
 all: help
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# //'
+	@sed -n '2,9p' Makefile | sed 's/^# //'
 
 venv: $(STAMP)
 
@@ -43,6 +44,14 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_ARGS) --LabApp.app_settings_dir="$(LAB_DIR)" \
 	  --LabApp.user_settings_dir="$(LAB_DIR)/user-settings" \
 	  --LabApp.workspaces_dir="$(LAB_DIR)/workspaces" notebooks/
+
+# The student edition is made on first use only: later runs open it as the student left it
+# (`make student` rebuilds it from notebooks/, wiping the student's work).
+lab-student: $(STAMP)
+	@test -d student || $(BIN)/python scripts/make_student_edition.py --src notebooks --dest student
+	$(BIN)/jupyter lab $(LAB_ARGS) --LabApp.app_settings_dir="$(LAB_DIR)" \
+	  --LabApp.user_settings_dir="$(LAB_DIR)/user-settings" \
+	  --LabApp.workspaces_dir="$(LAB_DIR)/workspaces" student/
 
 test: $(STAMP)
 	VENV=$(VENV) bash scripts/run_tests.sh

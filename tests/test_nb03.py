@@ -14,6 +14,7 @@ from trpo_lite.course import ch03, figures
 from trpo_lite.course.ch04 import random_spd
 from trpo_lite.course.running_example import gradient_ascent_path, natural_gradient_path, running_example
 from trpo_lite.fisher import fisher_analytic
+from trpo_lite.policies import make_policy
 
 
 # ------------------------------------------------------------------ the math of the notebook
@@ -201,3 +202,46 @@ def test_draw_return_vs_env_steps():
     np.testing.assert_array_equal(drawn["a"][0], [1000, 2000, 3000])
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.0, 10.0, 20.0])
     plt.close(fig)
+
+
+# ------------------------------------------------------- the overshoot explorer (section 4)
+@pytest.fixture(scope="module")
+def cartpole_batch():
+    from trpo_lite.rollout import Sampler, make_batch
+    sampler = Sampler("CartPole-v1", n_envs=2, seed=11)
+    policy = make_policy(sampler.observation_space, sampler.action_space, (16,))
+    rng = np.random.default_rng(11)
+    theta = policy.init(rng)
+    batch = make_batch(policy, theta, sampler.run(policy, theta, 200, rng), None, 0.99, 0.97)
+    sampler.close()
+    return policy, theta, batch
+
+
+@pytest.mark.parametrize("delta, damping", [(0.02, 1e-3), (0.1, 0.1), (1e-3, 1e-4)])
+def test_natural_steps_are_npg_updates_steps(cartpole_batch, delta, damping):
+    """The eigen-decomposed step equals algos.npg_update's direct solve, and so does its KL."""
+    from trpo_lite.algos import npg_update
+    policy, theta, batch = cartpole_batch
+    steps = ch03.NaturalSteps(policy, theta, batch)
+    info = npg_update(policy, theta, batch, delta=delta, damping=damping)
+    np.testing.assert_allclose(steps.step(delta, damping), info.theta - theta, rtol=1e-6, atol=1e-10)
+    assert steps.measured_kl(delta, damping) == pytest.approx(info.measured_kl, rel=1e-6)
+
+
+def test_overshoot_explorer_moves_with_both_sliders(cartpole_batch):
+    w = ch03.npg_overshoot_explorer(*cartpole_batch)
+    delta, damping = w.children[0], w.children[1]
+    first = w.result
+    assert first["delta"] == pytest.approx(0.02) and first["damping"] == pytest.approx(1e-3)
+    delta.value = 0.1
+    assert w.result["kl_ratio"] != pytest.approx(first["kl_ratio"])
+    np.testing.assert_allclose(w.result["kl_ratios"], first["kl_ratios"])     # same damping
+    damping.value = 1.0
+    # heavy damping: the step shrinks (a more conservative trust region) and so does its KL
+    assert w.result["step_norm"] < first["step_norm"]
+    assert w.result["kl_ratio"] < first["kl_ratio"]
+    assert not np.allclose(w.result["kl_ratios"], first["kl_ratios"])
+    # the curve is measured: every point is the KL of a real step on the batch
+    steps = ch03.NaturalSteps(*cartpole_batch)
+    d = ch03.OVERSHOOT_DELTAS[10]
+    assert w.result["kl_ratios"][10] == pytest.approx(steps.measured_kl(d, 1.0) / d, rel=1e-9)

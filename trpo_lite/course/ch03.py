@@ -3,7 +3,9 @@
 Self-checks: the natural step from g, F and delta without a matrix inverse (03.1), one
 natural-gradient step on the running example (03.2), and the predicted vs measured KL of a
 step (03.3). Figures: vanilla and natural paths under a rescaled theta_1 (section 3) and
-NPG's predicted vs measured KL per update (section 4).
+NPG's predicted vs measured KL per update (section 4). Explorer: NPG's measured KL overshoot
+on one CartPole batch for a delta and a damping, and where the step goes in F's eigenbasis
+(section 4).
 """
 from __future__ import annotations
 
@@ -11,15 +13,16 @@ import ast
 import inspect
 import textwrap
 
+import ipywidgets as widgets
 import numpy as np
 
-from ..algos import natural_step
+from ..algos import natural_step, normalized, policy_gradient
 from ..fisher import fisher_analytic
 from ..mdp import random_mdp
 from ..mlp import MLP
 from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import SelfCheckFailed, compare, compare_with_hints, require_implemented
-from .figures import draw_path, running_example_map
+from .figures import Explorer, delta_slider, draw_path, running_example_map
 from .running_example import TwoStateExample, gradient_ascent_path, natural_gradient_path, running_example
 
 
@@ -263,3 +266,121 @@ def draw_kl_per_update(ax, log, delta, title=None):
     ax.legend(fontsize=8, loc="upper right", ncol=2)
     return {"iteration": it, "predicted_kl": predicted, "measured_kl": measured,
             "kl_exceeded": exceeded, "surrogate_worse": worse}
+
+
+# ------------------------------- explorer: NPG's KL overshoot on one CartPole batch (section 4)
+OVERSHOOT_DELTAS = np.geomspace(1e-4, 1.0, 41)     # the curve's deltas (the slider's range)
+OVERSHOOT_DAMPINGS = (1e-4, 1.0)                    # the damping slider's range
+
+
+class NaturalSteps:
+    """NPG's step s(delta, damping) = sqrt(2 delta / x^T (F + damping I) x) x with
+    x = (F + damping I)^-1 g, for one batch, for any delta and damping (``algos.npg_update``).
+
+    F = U diag(mu) U^T is decomposed once, so x = U (U^T g / (mu + damping)) costs O(n^2):
+    the explorer can recompute it as a slider moves. ``along(s)`` are s's coordinates on the
+    eigenvectors, ordered as ``mu`` (ascending).
+    """
+
+    def __init__(self, policy, theta, batch):
+        self.policy, self.theta, self.obs = policy, np.asarray(theta, dtype=float), batch.obs
+        self.g = policy_gradient(policy, self.theta, batch, normalized(batch.advantages))
+        self.mu, self.U = np.linalg.eigh(fisher_analytic(policy, self.theta, batch.obs))
+        self.g_eig = self.U.T @ self.g
+
+    def along(self, delta, damping):
+        """The step's coordinates on F's eigenvectors (n,): sqrt(2 delta / q) g_eig / (mu + damping),
+        with q = sum g_eig^2 / (mu + damping) = x^T (F + damping I) x."""
+        x_eig = self.g_eig / (self.mu + damping)
+        return np.sqrt(2.0 * delta / float(x_eig @ self.g_eig)) * x_eig
+
+    def step(self, delta, damping):
+        return self.U @ self.along(delta, damping)
+
+    def measured_kl(self, delta, damping):
+        return self.policy.kl(self.theta, self.theta + self.step(delta, damping), self.obs)
+
+
+def _build_npg_overshoot(fig, steps):
+    """The overshoot explorer's two panels: measured KL / delta against delta, and the step's
+    size along each eigenvector of F against its eigenvalue. Axis ranges cover both ends of
+    the damping slider, so that no move changes them."""
+    ax_kl, ax_eig = fig.subplots(1, 2)
+    ends = [np.array([steps.measured_kl(d, lam) / d for d in OVERSHOOT_DELTAS]) for lam in OVERSHOOT_DAMPINGS]
+    ax_kl.axhline(1.0, color="black", ls="--", lw=1, label=r"the quadratic model: KL = $\delta$")
+    (curve,) = ax_kl.loglog([], [], color="tab:purple", lw=2, label="NPG's measured KL / $\\delta$")
+    (point,) = ax_kl.loglog([], [], "o", color="tab:red", mec="black", ms=9, zorder=5,
+                            label=r"the slider's $\delta$")
+    low, high = min(e.min() for e in ends), max(e.max() for e in ends)
+    ax_kl.set_xlim(OVERSHOOT_DELTAS[0], OVERSHOOT_DELTAS[-1])
+    ax_kl.set_ylim(min(low, 1.0) / 1.5, max(high, 1.0) * 1.5)
+    ax_kl.set_xlabel(r"$\delta$ (the step's predicted KL)")
+    ax_kl.set_ylabel(r"measured mean KL on the batch / $\delta$")
+    ax_kl.set_title(" \n ", fontsize=10)
+    ax_kl.legend(loc="upper left", fontsize=8)
+
+    mu = np.maximum(steps.mu, 1e-12 * steps.mu.max())
+    (bars,) = ax_eig.loglog([], [], ".", color="tab:purple", ms=6, label=r"$|u_i^T s|$ of NPG's step")
+    (damp,) = ax_eig.loglog([], [], ":", color="gray", lw=1.5, label="damping (eigenvalue scale)")
+    sizes = [np.abs(steps.along(d, lam)) for d in OVERSHOOT_DELTAS[[0, -1]] for lam in OVERSHOOT_DAMPINGS]
+    top = max(s.max() for s in sizes)
+    ax_eig.set_xlim(mu.min() / 2, max(mu.max(), OVERSHOOT_DAMPINGS[1]) * 2)
+    ax_eig.set_ylim(top * 1e-8, top * 3)
+    ax_eig.set_xlabel(r"eigenvalue $\mu_i$ of the Fisher matrix $F$")
+    ax_eig.set_ylabel(r"step along eigenvector $u_i$: $|u_i^T s|$")
+    ax_eig.set_title(" \n ", fontsize=10)
+    ax_eig.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return {"steps": steps, "mu": mu, "ax_eig": ax_eig,
+            "moving": [curve, point, bars, damp, ax_kl.title, ax_eig.title]}
+
+
+def _update_npg_overshoot(artists, delta=0.02, damping=1e-3):
+    """NPG's step for (delta, damping) on the batch: its measured KL, the curve over every delta,
+    and where the step goes in F's eigenbasis."""
+    steps = artists["steps"]
+    curve, point, bars, damp, kl_title, eig_title = artists["moving"]
+    curves = artists.setdefault("curves", {})         # the curve depends on the damping only
+    if damping not in curves:
+        curves[damping] = np.array([steps.measured_kl(d, damping) / d for d in OVERSHOOT_DELTAS])
+    ratios = curves[damping]
+    ratio = steps.measured_kl(delta, damping) / delta
+    curve.set_data(OVERSHOOT_DELTAS, ratios)
+    point.set_data([delta], [ratio])
+    kl_title.set_text(rf"damping {damping:.2g}, $\delta$ = {delta:.2g}:" "\n"
+                      rf"measured KL = {ratio:.3g} $\times\,\delta$")
+    along = np.abs(steps.along(delta, damping))
+    bars.set_data(artists["mu"], np.maximum(along, artists["ax_eig"].get_ylim()[0]))
+    damp.set_data([damping, damping], artists["ax_eig"].get_ylim())
+    small = artists["mu"] < damping
+    share = float(np.sum(along[small] ** 2) / np.sum(along ** 2))
+    norm = float(np.linalg.norm(along))
+    eig_title.set_text(f"NPG's step in F's eigenbasis: |s| = {norm:.3g}\n"
+                       f"{100 * share:.0f}% of |s|$^2$ along eigenvalues below the damping")
+    return {"delta": float(delta), "damping": float(damping), "kl_ratio": float(ratio),
+            "kl_ratios": ratios, "along": along, "step_norm": norm, "share_below_damping": share}
+
+
+def draw_npg_overshoot(fig, policy, theta, batch, delta=0.02, damping=1e-3):
+    """NPG's measured KL / delta on one batch for a delta and a damping (``NaturalSteps``).
+
+    Left: measured KL / delta against delta for this damping (1 = what the quadratic model
+    promises), the chosen delta marked. Right: |u_i^T s| against F's eigenvalues mu_i, with
+    the damping marked: light damping puts the step into directions F barely measures, and
+    there the quadratic model is worst. Returns ``delta``, ``damping``, ``kl_ratio``,
+    ``kl_ratios`` (over ``OVERSHOOT_DELTAS``), ``along``, ``step_norm`` and
+    ``share_below_damping``.
+    """
+    fig.clear()
+    return _update_npg_overshoot(_build_npg_overshoot(fig, NaturalSteps(policy, theta, batch)),
+                                 delta, damping)
+
+
+def npg_overshoot_explorer(policy, theta, batch):
+    """Explorer: delta and damping (log sliders) -> NPG's measured KL overshoot on the batch."""
+    return Explorer(
+        _build_npg_overshoot, _update_npg_overshoot, figsize=(11, 4.6),
+        steps=NaturalSteps(policy, theta, batch), name="NPG's KL overshoot on one CartPole batch",
+        controls={"delta": delta_slider(0.02, -4, ".2g"),
+                  "damping": widgets.FloatLogSlider(value=1e-3, base=10, min=-4, max=0, step=0.25,
+                                                    description="damping", readout_format=".2g")})

@@ -14,7 +14,9 @@ first on odd seeds) so drift in machine load hits both. Per run we record
   (trpo_lite: argmax of the logits; SB3: ``predict(deterministic=True)``), on the same
   evaluation seeds for both libraries.
 
-trpo_lite runs ``train("trpo", "CartPole-v1", seed, steps)`` with the library defaults.
+trpo_lite runs ``train("trpo", "CartPole-v1", seed, steps)`` with the library defaults;
+``trpo_lite_vector`` (``--libs``) the same with VECTOR_CONFIG, the vectorised sampler and
+cheaper Fisher products recommended for live re-runs (benchmarks/steps_to_solve.py, issue 13).
 SB3-contrib runs the RL Zoo's tuned CartPole-v1 hyperparameters (hyperparams/trpo.yml), one
 torch thread. Both get one BLAS/OpenMP thread from the variables set below; trpo_lite's run
 (training and evaluation) also sets it itself (``limited_threads``, trpo_lite/threads.py).
@@ -87,24 +89,34 @@ def evaluate(act, seed):
 
 
 # ---------------------------------------------------------------------------- trpo_lite
-def run_trpo_lite(seed, steps):
-    """Train and evaluate trpo_lite's TRPO with one BLAS thread, as ``train`` sets it."""
+VECTOR_CONFIG = {"vector_env": True, "n_envs": 16, "steps_per_env": 64, "fisher_subsample": 4}
+
+
+def run_trpo_lite(seed, steps, config=None, lib="trpo_lite"):
+    """Train and evaluate trpo_lite's TRPO with one BLAS thread, as ``train`` sets it.
+
+    ``config``: TrainConfig overrides (None: the library defaults)."""
     import trpo_lite.train  # noqa: F401  (loads numpy's and scipy's BLAS, so the limit covers both)
     from trpo_lite.threads import limited_threads
 
     with limited_threads():
-        return _train_and_evaluate(seed, steps)
+        return _train_and_evaluate(seed, steps, config or {}, lib)
 
 
-def _train_and_evaluate(seed, steps):
+def run_trpo_lite_vector(seed, steps):
+    return run_trpo_lite(seed, steps, VECTOR_CONFIG, "trpo_lite_vector")
+
+
+def _train_and_evaluate(seed, steps, config, lib):
     from trpo_lite.policies import make_policy
     from trpo_lite.rollout import make_env
-    from trpo_lite.train import train
+    from trpo_lite.train import config_from_dict, train
 
     cpu = []                                   # process CPU seconds after every iteration
     c0 = time.process_time()
     t0 = time.perf_counter()
-    res = train("trpo", ENV_ID, seed, steps, callback=lambda row: cpu.append(time.process_time() - c0))
+    res = train("trpo", ENV_ID, seed, steps, config_from_dict(config),
+                callback=lambda row: cpu.append(time.process_time() - c0))
     wall_call = time.perf_counter() - t0
     solved_cpu = None
     if res.solved_at_seconds is not None:       # the iteration whose row carries the solve time
@@ -120,7 +132,7 @@ def _train_and_evaluate(seed, steps):
         return int(np.argmax(policy.dist_params(theta, np.asarray(obs, dtype=float)[None])[0]))
 
     returns = evaluate(act, seed)
-    return dict(lib="trpo_lite", seed=seed,
+    return dict(lib=lib, seed=seed,
                 solved_step=res.solved_at_step, solved_seconds=res.solved_at_seconds,
                 solved_cpu=solved_cpu,
                 env_steps=int(res.log[-1]["env_steps"]), wall_train=res.log[-1]["wall_seconds"],
@@ -193,7 +205,8 @@ def run_sb3(seed, steps):
                 eval_returns=returns, eval_mean=float(np.mean(returns)), curve=cb.curve)
 
 
-RUNNERS = {"trpo_lite": run_trpo_lite, "sb3_contrib": run_sb3}
+RUNNERS = {"trpo_lite": run_trpo_lite, "trpo_lite_vector": run_trpo_lite_vector,
+           "sb3_contrib": run_sb3}
 
 
 def set_malloc_top_pad(nbytes=64 << 20):
@@ -262,11 +275,11 @@ def fmt(x, spec):
 
 
 def print_table(runs):
-    print(f"\n{'seed':>4}  {'library':<11} {'solved@step':>11} {'wall s':>7} {'cpu s':>6} "
+    print(f"\n{'seed':>4}  {'library':<16} {'solved@step':>11} {'wall s':>7} {'cpu s':>6} "
           f"{'steps':>7} {'wall s':>7} {'cpu s':>6} {'episodes':>8} {'eval mean':>9} {'eval min':>8}")
-    print(f"{'':>4}  {'':<11} {'':>11} {'-- to solve --':>14} {'-- whole run --':>22}")
+    print(f"{'':>4}  {'':<16} {'':>11} {'-- to solve --':>14} {'-- whole run --':>22}")
     for r in sorted(runs, key=lambda r: (r["seed"], r["lib"] != "trpo_lite")):
-        print(f"{r['seed']:>4}  {r['lib']:<11} {fmt(r['solved_step'], ','):>11} "
+        print(f"{r['seed']:>4}  {r['lib']:<16} {fmt(r['solved_step'], ','):>11} "
               f"{fmt(r['solved_seconds'], '.1f'):>7} {fmt(r['solved_cpu'], '.1f'):>6} "
               f"{r['env_steps']:>7,} {r['wall_train']:>7.1f} {r['cpu_train']:>6.1f} "
               f"{r['episodes']:>8} {r['eval_mean']:>9.1f} {min(r['eval_returns']):>8.0f}")
@@ -275,11 +288,11 @@ def print_table(runs):
 def print_summary(summary, steps):
     print(f"\nmedians over seeds (steps-to-solve counts a miss as {steps:,} steps, a lower bound; "
           "wall-to-solve counts a miss as inf)")
-    print(f"{'library':<11} {'solved':>7} {'steps':>8} {'wall s':>7} {'cpu s':>6} "
+    print(f"{'library':<16} {'solved':>7} {'steps':>8} {'wall s':>7} {'cpu s':>6} "
           f"{'run wall s':>10} {'run cpu s':>9} {'eval':>6}")
-    print(f"{'':<11} {'':>7} {'--- median to solve ---':>23} {'-- median whole run --':>22}")
+    print(f"{'':<16} {'':>7} {'--- median to solve ---':>23} {'-- median whole run --':>22}")
     for lib, s in summary["libraries"].items():
-        print(f"{lib:<11} {s['solved']:>3}/{s['runs']:<3} {fmt(s['median_steps_to_solve'], ',.0f'):>8} "
+        print(f"{lib:<16} {s['solved']:>3}/{s['runs']:<3} {fmt(s['median_steps_to_solve'], ',.0f'):>8} "
               f"{fmt(s['median_wall_to_solve'], '.2f'):>7} {fmt(s['median_cpu_to_solve'], '.2f'):>6} "
               f"{s['median_wall_train']:>10.1f} {s['median_cpu_train']:>9.1f} "
               f"{s['median_eval_mean']:>6.1f}")
@@ -292,14 +305,18 @@ def print_summary(summary, steps):
               + (format(ratio, ".3f") if ratio is not None else "undefined (a median is inf)"))
         print("median steps-to-solve ratio trpo_lite / sb3_contrib = "
               f"{summary['steps_to_solve_ratio']:.3f}")
+    if "vector_wall_to_solve_ratio" in summary:
+        ratio = summary["vector_wall_to_solve_ratio"]
+        print("median wall-to-solve ratio trpo_lite_vector / sb3_contrib = "
+              + (format(ratio, ".3f") if ratio is not None else "undefined (a median is inf)"))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
     ap.add_argument("--steps", type=int, default=100_000, help="env steps per run (default 100000)")
-    ap.add_argument("--libs", default="trpo_lite,sb3_contrib",
-                    help="comma-separated subset of trpo_lite,sb3_contrib")
+    ap.add_argument("--libs", default="trpo_lite,trpo_lite_vector,sb3_contrib",
+                    help="comma-separated subset of trpo_lite,trpo_lite_vector,sb3_contrib")
     ap.add_argument("--mallopt", action="store_true",
                     help="set glibc M_TOP_PAD=64MiB in every run (diagnostic; both libraries)")
     ap.add_argument("--out", default=str(RESULTS / "cartpole_vs_sb3.json"))
@@ -317,7 +334,7 @@ def main(argv=None):
     import gymnasium  # noqa: F401  (for the versions in the metadata)
 
     import trpo_lite  # noqa: F401
-    from trpo_lite.train import TrainConfig, config_to_dict
+    from trpo_lite.train import TrainConfig, config_from_dict, config_to_dict
     if "sb3_contrib" in libs:
         import sb3_contrib  # noqa: F401
         import stable_baselines3  # noqa: F401
@@ -326,7 +343,8 @@ def main(argv=None):
     meta = dict(machine_info(), env_id=ENV_ID, threshold=THRESHOLD, window=WINDOW,
                 eval_episodes=EVAL_EPISODES, steps=args.steps, seeds=seeds,
                 sb3_hyperparameters=SB3_ZOO, mallopt_top_pad=args.mallopt,
-                trpo_lite_config=config_to_dict(TrainConfig()))
+                trpo_lite_config=config_to_dict(TrainConfig()),
+                trpo_lite_vector_config=config_to_dict(config_from_dict(VECTOR_CONFIG)))
     print(f"{ENV_ID}: {len(seeds)} seeds x {libs}, {args.steps:,} env steps each"
           f"{', glibc M_TOP_PAD=64MiB' if args.mallopt else ''}; "
           f"load average at start {meta.get('loadavg')}", flush=True)
@@ -338,7 +356,7 @@ def main(argv=None):
         for lib in order:
             r = run_in_subprocess(lib, seed, args.steps, args.mallopt)
             runs.append(r)
-            print(f"  seed {seed} {lib:<11} solved@{fmt(r['solved_step'], ','):>7} steps "
+            print(f"  seed {seed} {lib:<16} solved@{fmt(r['solved_step'], ','):>7} steps "
                   f"{fmt(r['solved_seconds'], '.1f'):>6} s; {r['env_steps']:,} steps in "
                   f"{r['wall_train']:.1f} s ({r['cpu_train']:.1f} s CPU); eval {r['eval_mean']:.1f}",
                   flush=True)
@@ -346,7 +364,11 @@ def main(argv=None):
             write_json_atomic(args.out, partial)
 
     summary = {"libraries": {lib: summarise(runs, lib, args.steps) for lib in libs}}
-    if set(libs) == {"trpo_lite", "sb3_contrib"}:
+    if "trpo_lite_vector" in libs and "sb3_contrib" in libs:
+        a = summary["libraries"]["trpo_lite_vector"]["median_wall_to_solve"]
+        b = summary["libraries"]["sb3_contrib"]["median_wall_to_solve"]
+        summary["vector_wall_to_solve_ratio"] = (a / b) if math.isfinite(a) and math.isfinite(b) else None
+    if {"trpo_lite", "sb3_contrib"} <= set(libs):
         a = summary["libraries"]["trpo_lite"]["median_wall_to_solve"]
         b = summary["libraries"]["sb3_contrib"]["median_wall_to_solve"]
         summary["wall_to_solve_ratio"] = (a / b) if math.isfinite(a) and math.isfinite(b) else None

@@ -6,10 +6,15 @@
 
 Measures, in one process, on CartPole-v1:
 
-1. raw        ``gym.make`` + ``env.action_space.sample()`` + ``env.step`` (+ reset at episode end)
+1. raw        ``gym.make`` + ``env.action_space.sample()`` + ``env.step`` (+ reset at episode end);
+              and gymnasium's NumPy-vectorised CartPole (``gym.make_vec(..., "vector_entry_point")``)
+              at N = 16 and 64 copies (transitions only: its auto-reset steps are not counted)
 2. rollout    ``Sampler.run`` with the default TrainConfig's policy and ``n_envs`` (no updates),
               and the same followed by ``make_batch`` (value predictions, GAE, log-probs)
-3. training   ``train("trpo", ...)``, updates included, with the library defaults
+3. training   ``train("trpo", ...)``, updates included, with the library defaults, and with the
+              vectorised configs VECTOR (``vector_env=True``, 16 x 64 steps), VECTOR_FS4 (the
+              same with ``fisher_subsample=4``, the one recommended) and VECTOR_FAST (and
+              ``value_iters=5``); steps to solve for each: benchmarks/steps_to_solve.py
 
 each as transitions/s and as a fraction of raw (median over ``--repeats``, interleaved), then
 where the training time goes: the functions ``train()`` calls are wrapped with
@@ -49,6 +54,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, write_json_atomic
 
 ENV_ID = "CartPole-v1"
+VECTOR = {"vector_env": True, "n_envs": 16, "steps_per_env": 64}
+VECTOR_FS4 = {**VECTOR, "fisher_subsample": 4}
+VECTOR_FAST = {**VECTOR_FS4, "value_iters": 5}
+CONFIGS = {"default": {}, "vector": VECTOR, "vector_fs4": VECTOR_FS4, "vector_fast": VECTOR_FAST}
 
 
 # ------------------------------------------------------------------------------ pieces
@@ -67,6 +76,26 @@ def raw_env(n_steps, seed=0, **make_kwargs):
     dt = time.perf_counter() - t0
     env.close()
     return n_steps / dt
+
+
+def raw_vector_env(n_steps, n_envs, seed=0):
+    """Transitions/s of gymnasium's NumPy-vectorised env with random actions; the steps after a
+    done (next-step auto-reset: reward 0, not a transition) are not counted."""
+    import gymnasium as gym
+
+    env = gym.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point")
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    resetting = np.zeros(n_envs, bool)
+    transitions = 0
+    t0 = time.perf_counter()
+    while transitions < n_steps:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        transitions += n_envs - int(resetting.sum())
+        resetting = terminated | truncated
+    dt = time.perf_counter() - t0
+    env.close()
+    return transitions / dt
 
 
 def rollout(n_steps, seed=0, with_batch=False):
@@ -93,12 +122,12 @@ def rollout(n_steps, seed=0, with_batch=False):
     return sampler.total_steps / dt
 
 
-def end_to_end(n_steps, seed=0):
+def end_to_end(n_steps, seed=0, config="default"):
     """Transitions/s of train("trpo") (whole call, set-up included) and its result."""
-    from trpo_lite.train import train
+    from trpo_lite.train import config_from_dict, train
 
     t0 = time.perf_counter()
-    res = train("trpo", ENV_ID, seed, n_steps)
+    res = train("trpo", ENV_ID, seed, n_steps, config_from_dict(CONFIGS[config]))
     dt = time.perf_counter() - t0
     return res.log[-1]["env_steps"] / dt, res, dt
 
@@ -133,7 +162,7 @@ class Timers:
         self._undo.clear()
 
 
-def breakdown(n_steps, seed=0):
+def breakdown(n_steps, seed=0, config="default"):
     """Run train() with timers around the functions it calls; returns (rows, total, result).
 
     rows: (label, seconds, calls, indent); sub-rows add up to less than their parent,
@@ -141,11 +170,12 @@ def breakdown(n_steps, seed=0):
     """
     from trpo_lite import algos, policies
     from trpo_lite import train as train_mod
-    from trpo_lite.rollout import Sampler
+    from trpo_lite.rollout import Sampler, VectorSampler
     from trpo_lite.value import ValueFunction
 
     T = Timers()
     T.wrap(Sampler, "run", "rollout")
+    T.wrap(VectorSampler, "run", "rollout")
     # the rollout samples through the closure make_sampler returns: time the closure's calls
     orig_make_sampler = policies.CategoricalPolicy.make_sampler
 
@@ -171,7 +201,7 @@ def breakdown(n_steps, seed=0):
     T.wrap(ValueFunction, "fit", "value fit")
     try:
         t0 = time.perf_counter()
-        res = train_mod.train("trpo", ENV_ID, seed, n_steps)
+        res = train_mod.train("trpo", ENV_ID, seed, n_steps, train_mod.config_from_dict(CONFIGS[config]))
         total = time.perf_counter() - t0
     finally:
         T.unwrap()
@@ -217,10 +247,16 @@ def profile(n_steps, seed=0, top=25):
 MEASURES = {
     "raw": "raw gymnasium (gym.make, random actions)",
     "raw_nocheck": "raw, disable_env_checker=True (as Sampler)",
+    "raw_vec16": "raw vectorised, N = 16 (as VECTOR)",
+    "raw_vec64": "raw vectorised, N = 64",
     "rollout": "Sampler.run (default policy, n_envs)",
     "rollout_batch": "Sampler.run + make_batch",
     "train": "train('trpo'), updates included",
     "train_mallopt": "train('trpo'), M_TOP_PAD=64MiB",
+    "train_vector": "train('trpo'), VECTOR config",
+    "train_vector_fs4": "train('trpo'), VECTOR_FS4 config",
+    "train_vector_fast": "train('trpo'), VECTOR_FAST config",
+    "train_vector_fs4_mallopt": "train('trpo'), VECTOR_FS4, M_TOP_PAD",
 }
 
 
@@ -256,16 +292,20 @@ def measure_in_this_process(kind, args):
         out["rate"] = raw_env(args.raw_steps, args.seed)
     elif kind == "raw_nocheck":
         out["rate"] = raw_env(args.raw_steps, args.seed, disable_env_checker=True)
+    elif kind.startswith("raw_vec"):
+        out["rate"] = raw_vector_env(args.raw_steps, int(kind[len("raw_vec"):]), args.seed)
     elif kind == "rollout":
         out["rate"] = rollout(args.rollout_steps, args.seed)
     elif kind == "rollout_batch":
         out["rate"] = rollout(args.rollout_steps, args.seed, with_batch=True)
-    elif kind in ("train", "train_mallopt"):
-        rate, res, _ = end_to_end(args.train_steps, args.seed)
+    elif kind.startswith("train"):
+        config = kind[len("train_"):].removesuffix("_mallopt") if kind.startswith("train_v") else "default"
+        rate, res, _ = end_to_end(args.train_steps, args.seed, config)
         out.update(rate=rate, solved=res.solved_at_step, final_mean_return=res.log[-1]["mean_return"],
                    theta_head=[float(x) for x in res.theta[:4]])
-    elif kind in ("breakdown", "breakdown_mallopt"):
-        rows, total, res = breakdown(args.train_steps, args.seed)
+    elif kind.startswith("breakdown"):
+        config = kind[len("breakdown_"):] if kind.startswith("breakdown_v") else "default"
+        rows, total, res = breakdown(args.train_steps, args.seed, config)
         out.update(total=total, rows=rows, theta_head=[float(x) for x in res.theta[:4]])
     elif kind in ("profile", "profile_mallopt"):
         out["listing"] = profile(args.train_steps, args.seed)
@@ -354,6 +394,18 @@ def main(argv=None):
     print(f"{'total':<34} {bd['total']:>8.2f} {'':>7} {'':>6} {bd['total'] / k * 1e3:>11.2f} | "
           f"{bdm['total']:>8.2f} {'':>7} {bdm['total'] / k * 1e3:>11.2f}")
 
+    vector_rows = {}
+    for kind, config in (("breakdown_vector", "VECTOR"), ("breakdown_vector_fs4", "VECTOR_FS4"),
+                         ("breakdown_vector_fast", "VECTOR_FAST")):
+        b = measure(kind, args)
+        vector_rows[config] = b
+        print(f"\nthe same with the {config} config {CONFIGS[kind[len('breakdown_'):]]}")
+        print(f"{'piece':<34} {'seconds':>8} {'share':>7} {'calls':>6} {'ms/1k steps':>11}")
+        for label, sec, calls, indent in b["rows"]:
+            print(f"{'  ' * indent + label:<34} {sec:>8.2f} {sec / b['total']:>7.1%} "
+                  f"{calls if calls is not None else '':>6} {sec / k * 1e3:>11.2f}")
+        print(f"{'total':<34} {b['total']:>8.2f} {'':>7} {'':>6} {b['total'] / k * 1e3:>11.2f}")
+
     listing = None
     if args.profile:
         listing = measure("profile", args)["listing"]
@@ -365,7 +417,9 @@ def main(argv=None):
                rates={MEASURES[k]: dict(median=statistics.median(r["rate"] for r in rs),
                                         fraction_of_raw=statistics.median(r["rate"] for r in rs) / raw,
                                         repeats=rs) for k, rs in runs.items()},
-               breakdown=dict(train_steps=args.train_steps, default=bd, mallopt_top_pad=bdm),
+               breakdown=dict(train_steps=args.train_steps, default=bd, mallopt_top_pad=bdm,
+                              **vector_rows),
+               configs=CONFIGS,
                profile=listing)
     print(f"load average at end {[round(x, 2) for x in meta['loadavg_end']]}")
     print(f"wrote {write_json_atomic(args.out, doc)}")

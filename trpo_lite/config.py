@@ -35,7 +35,10 @@ class TrainConfig:
     hidden: tuple = (32, 32)          # policy hidden sizes: () (linear) to (64, 64); tanh units
     value_hidden: tuple = (32, 32)    # value-network hidden sizes: (16,) to (64, 64)
     # sampling and advantages
-    n_envs: int = 4                   # environments stepped in lockstep: 1-16
+    n_envs: int = 4                   # environments stepped in lockstep: 1-16 (vector_env: 8-64)
+    vector_env: bool = False          # True: gymnasium's NumPy-vectorised env where it has one
+    #                                   (CartPole-v1), all n_envs in one step call; False: n_envs
+    #                                   separate envs (the default, the recorded numbers)
     steps_per_env: int = 250          # steps per environment per iteration, 100-2000 (batch = n_envs * this)
     gamma: float = 0.99               # discount, in [0, 1): 0.95-0.999 (effective horizon 1 / (1 - gamma))
     lam: float = 0.97                 # GAE lambda, in [0, 1]: 0.9-0.99 (lower: less variance, more bias)
@@ -78,6 +81,8 @@ class TrainConfig:
         check_unit_interval(self.lam, "lam")
         check_open_unit(self.backtrack_coef, "backtrack_coef")
         check_choice(self.ls_rule, "ls_rule", LINE_SEARCH_RULES)
+        if not isinstance(self.vector_env, bool):
+            raise TypeError(f"vector_env must be True or False, got {self.vector_env!r}")
 
 
 DEFAULTS = TrainConfig()

@@ -93,8 +93,9 @@ class MLP:
         hs = [x]
         h = x
         for l, (W, b) in enumerate(layers):
-            z = h @ W + b
-            h = z if l == len(layers) - 1 else np.tanh(z)
+            z = h @ W
+            z += b                                   # z_l = h_{l-1} W_l + b_l, in place
+            h = z if l == len(layers) - 1 else np.tanh(z, out=z)    # h_l = tanh(z_l), in place
             hs.append(h)
         return hs, layers
 
@@ -129,16 +130,20 @@ class MLP:
         """
         hs, layers = self._forward(theta, self._check_x(x))
         n = hs[0].shape[0]
+        # tanh'(z_l) = 1 - h_l^2 of every hidden layer, computed once for all the products
+        slopes = [None] + [1.0 - h ** 2 for h in hs[1:-1]]
 
         def jvp(v):
-            """Forward mode: dz_l = dh_{l-1} W_l + h_{l-1} dW_l + db_l; dh_l = (1 - h_l^2) dz_l."""
+            """Forward mode: dz_l = dh_{l-1} W_l + h_{l-1} dW_l + db_l; dh_l = (1 - h_l^2) dz_l
+            (the input x has no tangent: dh_0 = 0, so layer 1 has no dh_0 W_1 term)."""
             v_layers = self.unflatten(check_array(v, "v", shape=(self.n_params,)))
-            dh = np.zeros_like(hs[0])
+            dh = None                                                      # dh_0 = 0
             for l, ((W, _), (dW, db)) in enumerate(zip(layers, v_layers)):
-                dz = dh @ W + hs[l] @ dW + db
+                dz = hs[l] @ dW if dh is None else dh @ W + hs[l] @ dW
+                dz += db
                 if l == len(layers) - 1:
                     return dz
-                dh = (1.0 - hs[l + 1] ** 2) * dz
+                dh = np.multiply(slopes[l + 1], dz, out=dz)                # in place
 
         def vjp(u):
             """Backpropagation of the cotangent u_z = d(u . y)/dz_l, layer by layer: u_z = u at
@@ -150,7 +155,8 @@ class MLP:
                 h_in = hs[l]
                 grads.append((h_in.T @ u_z, u_z.sum(axis=0)))
                 if l > 0:
-                    u_z = (u_z @ W.T) * (1.0 - h_in ** 2)
+                    u_z = u_z @ W.T
+                    u_z *= slopes[l]                          # (u_z W_l^T) * (1 - h_{l-1}^2)
             return np.concatenate([np.concatenate([gW.ravel(), gb]) for gW, gb in reversed(grads)])
 
         return hs[-1], jvp, vjp

@@ -2,6 +2,8 @@
 
 A rollout runs ``n_envs`` copies of an environment side by side for ``n_steps`` steps,
 asking the policy for all of them in one batched call. Episodes that end are reset at once.
+``Sampler`` steps ``n_envs`` separate gymnasium envs (the default); ``VectorSampler`` one
+NumPy-vectorised env that steps every copy in one call (``TrainConfig.vector_env``).
 
 Terminated vs truncated (gymnasium's two kinds of "done"):
 
@@ -86,6 +88,8 @@ class Trajectory:
     episode_returns: tuple
     episode_lengths: tuple
     episode_end_steps: tuple = ()   # sampler's total env steps when each episode ended
+    valid: np.ndarray | None = None  # (T, N) bool: which slots are transitions (None: all);
+    #                                  VectorSampler marks gymnasium's auto-reset steps False
 
 
 class Sampler:
@@ -165,6 +169,113 @@ class Sampler:
                           tuple(ep_returns), tuple(ep_lengths), tuple(ep_ends))
 
 
+def has_vector_env(env_id: str) -> bool:
+    """Whether the installed gymnasium ships a NumPy-vectorised version of ``env_id``
+    (``vector_entry_point`` in its registration; gymnasium 1.4: CartPole-v1 only)."""
+    import gymnasium as gym
+
+    try:
+        return gym.spec(env_id).vector_entry_point is not None
+    except gym.error.Error:
+        return False
+
+
+class VectorSampler:
+    """``n_envs`` copies of an environment inside one gymnasium NumPy-vectorised env.
+
+    ``gym.make_vec(env_id, n_envs, vectorization_mode="vector_entry_point")`` steps all copies
+    with one call on arrays, so a rollout step costs one batched policy call and one vector
+    step, whatever ``n_envs`` is. Same parameters as ``Sampler``; the whole vector env is
+    reset once with ``seed * 1000`` (its one random stream serves every copy, so the episodes
+    differ from ``Sampler``'s for the same seed).
+
+    Auto-reset (gymnasium's ``NEXT_STEP`` mode): the step on which copy i ends returns the
+    true final observation s_T with its terminated/truncated flags; the *next* step ignores
+    copy i's action and returns a fresh reset observation with reward 0 and no flags. That
+    step is not a transition of the MDP: ``run`` marks it ``valid[t, i] = False`` and
+    ``make_batch`` leaves it out, so a batch holds at most ``n_steps * n_envs`` transitions
+    and ``total_steps`` counts transitions only.
+    """
+
+    def __init__(self, env_id: str, n_envs: int = DEFAULTS.n_envs, seed: int = 0,
+                 max_episode_steps=None):
+        import gymnasium as gym
+
+        n_envs = check_integer(n_envs, "n_envs", minimum=1)
+        seed = check_integer(seed, "seed", minimum=0)
+        if not has_vector_env(env_id):
+            raise ValueError(f"env_id {env_id!r} has no NumPy-vectorised version in gymnasium "
+                             f"{gym.__version__}; use Sampler (TrainConfig(vector_env=False))")
+        kwargs = {}
+        if max_episode_steps is not None:
+            kwargs["max_episode_steps"] = check_integer(max_episode_steps, "max_episode_steps",
+                                                        minimum=1)
+        self.env_id = env_id
+        self.env = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point",
+                                **kwargs)
+        self.n_envs = n_envs
+        self.observation_space = self.env.single_observation_space
+        self.action_space = self.env.single_action_space
+        self.obs = self.env.reset(seed=seed * 1000)[0].astype(float)
+        self._resetting = np.zeros(n_envs, dtype=bool)   # ended on the last step: next one resets
+        self._ep_ret = np.zeros(n_envs)
+        self._ep_len = np.zeros(n_envs, dtype=int)
+        self.total_steps = 0
+        box = getattr(self.action_space, "low", None) is not None
+        self._low = self.action_space.low if box else None
+        self._high = self.action_space.high if box else None
+
+    def close(self):
+        self.env.close()
+
+    def run(self, policy, theta, n_steps: int, rng: np.random.Generator) -> Trajectory:
+        """Step the vector env ``n_steps`` times with a ~ pi_theta(.|s) for every copy."""
+        T, N = check_integer(n_steps, "n_steps", minimum=1), self.n_envs
+        obs_buf = np.empty((T, N, self.obs.shape[1]))
+        next_buf = np.empty_like(obs_buf)
+        rew = np.empty((T, N))
+        term = np.empty((T, N), dtype=bool)
+        trunc = np.empty((T, N), dtype=bool)
+        valid = np.empty((T, N), dtype=bool)
+        box = self._low is not None                                         # () or (k,) per copy
+        act_buf = np.empty((T, N, *self.action_space.shape), dtype=float if box else int)
+        ep_returns, ep_lengths, ep_ends = [], [], []
+        steps = self.total_steps
+        sample = policy.make_sampler(theta)                                 # theta checked once
+        for t in range(T):
+            obs_buf[t] = self.obs
+            act_buf[t] = sample(self.obs, rng)                              # one batched call
+            env_actions = np.clip(act_buf[t], self._low, self._high) if box else act_buf[t]
+            o, r, te, tr, _ = self.env.step(env_actions)                    # all copies at once
+            valid[t] = ~self._resetting               # an auto-reset step is not a transition
+            rew[t], next_buf[t] = r, o                # o: s_{t+1}, the true final obs if done
+            term[t], trunc[t] = te, tr & ~te          # terminated wins: no bootstrap
+            steps += int(valid[t].sum())
+            self._ep_ret += r                         # r = 0 on an auto-reset step
+            self._ep_len += valid[t]
+            done = te | tr
+            for i in np.flatnonzero(done):
+                ep_returns.append(float(self._ep_ret[i]))
+                ep_lengths.append(int(self._ep_len[i]))
+                ep_ends.append(steps)
+            self._ep_ret[done], self._ep_len[done] = 0.0, 0
+            self._resetting = done
+            self.obs = o.astype(float)
+        self.total_steps = steps
+        return Trajectory(obs_buf, act_buf, rew, term, trunc, next_buf,
+                          tuple(ep_returns), tuple(ep_lengths), tuple(ep_ends), valid)
+
+
+def make_sampler(env_id: str, n_envs: int = DEFAULTS.n_envs, seed: int = 0, vector_env=False,
+                 max_episode_steps=None):
+    """``VectorSampler`` if ``vector_env`` and gymnasium vectorises ``env_id``, else ``Sampler``
+    (``TrainConfig.vector_env``; the lockstep ``Sampler`` is the default and the recorded one)."""
+    if not isinstance(vector_env, bool):
+        raise TypeError(f"vector_env must be True or False, got {vector_env!r}")
+    cls = VectorSampler if vector_env and has_vector_env(env_id) else Sampler
+    return cls(env_id, n_envs, seed, max_episode_steps)
+
+
 def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: float):
     """Generalised advantage estimates over time-major arrays (T, N).
 
@@ -215,6 +326,8 @@ def make_batch(policy, theta, traj: Trajectory, value_fn, gamma: float, lam: flo
     """Advantages by GAE with the baseline ``value_fn(obs (M, obs_dim)) -> (M,)``.
 
     ``value_fn=None`` uses V = 0 (plain REINFORCE: the advantage is the discounted return).
+    Slots with ``traj.valid`` False (VectorSampler's auto-reset steps) are left out after GAE:
+    the step before one is done, so its ``(1 - done_t)`` already stops A_t from reaching it.
     """
     T, N = traj.rewards.shape
     obs = traj.obs.reshape(T * N, -1)
@@ -227,7 +340,11 @@ def make_batch(policy, theta, traj: Trajectory, value_fn, gamma: float, lam: flo
         next_values = both[T * N:].reshape(T, N)
     adv = gae(traj.rewards, values, next_values, traj.terminated, traj.truncated, gamma, lam)
     actions = traj.actions.reshape(T * N, *traj.actions.shape[2:])
+    adv, values = adv.ravel(), values.ravel()
+    if traj.valid is not None:
+        keep = traj.valid.ravel()
+        obs, actions, adv, values = obs[keep], actions[keep], adv[keep], values[keep]
     return Batch(obs=obs, actions=actions,
                  log_prob_old=policy.log_prob(theta, obs, actions),
-                 advantages=adv.ravel(), returns=(adv + values).ravel(), values=values.ravel(),
+                 advantages=adv, returns=adv + values, values=values,
                  episode_returns=traj.episode_returns, episode_lengths=traj.episode_lengths)

@@ -24,7 +24,7 @@ import numpy as np
 from . import algos
 from .config import TrainConfig, config_from_dict, config_to_dict
 from .policies import make_policy
-from .rollout import SOLVE_THRESHOLDS, Sampler, make_batch
+from .rollout import SOLVE_THRESHOLDS, make_batch, make_sampler
 from .threads import limited_threads
 from .validate import check_callable, check_choice, check_integer
 from .value import ValueFunction
@@ -94,8 +94,10 @@ def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config
           callback=None, stop_when_solved=False):
     """Train ``algo`` (one of ALGOS) on ``env_id`` for at least ``total_steps`` environment steps.
 
-    Every iteration collects ``config.n_envs * config.steps_per_env`` steps, so the run stops
-    after the first iteration that reaches ``total_steps`` (an integer >= 1); ``seed`` is an
+    Every iteration collects ``config.n_envs * config.steps_per_env`` steps (with
+    ``config.vector_env``, up to that many: gymnasium's auto-reset steps are not transitions;
+    rollout.VectorSampler), so the run stops after the first iteration that reaches
+    ``total_steps`` (an integer >= 1); ``seed`` is an
     integer >= 0; ``config`` a TrainConfig (None: the defaults). ``callback(row)`` is called
     after every iteration (progress bars, printing); ``stop_when_solved`` ends the run at the
     solve point. The whole call, set-up included, runs with one BLAS/OpenMP thread
@@ -112,7 +114,7 @@ def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config
         check_callable(callback, "callback", "row (dict) -> None")
     cfg = config or TrainConfig()
     rng = np.random.default_rng(seed)
-    sampler = Sampler(env_id, cfg.n_envs, seed)
+    sampler = make_sampler(env_id, cfg.n_envs, seed, cfg.vector_env)
     policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)
     theta = policy.init(rng)
     vf = ValueFunction.for_obs_dim(sampler.observation_space.shape[0], cfg.value_hidden)

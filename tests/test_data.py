@@ -74,7 +74,9 @@ def test_committed_data_file_loads_and_names_its_command(name):
     assert meta["command"].startswith(COMMAND)
 
 
-@pytest.mark.parametrize("name,algo", [("cartpole_curves", "trpo"), ("cartpole_curves", "vpg")])
+@pytest.mark.parametrize("name,algo", [("cartpole_curves", "trpo"), ("cartpole_curves", "vpg"),
+                                       ("npg_trpo_light_damping", "npg"), ("npg_trpo_light_damping", "trpo"),
+                                       ("npg_trpo_defaults", "npg"), ("vpg_lr_sweep", "vpg_lr_10")])
 def test_committed_data_matches_what_the_command_produces(name, algo):
     """Re-run the first 3 iterations of seed 0 and compare with the committed file."""
     exp = EXPERIMENTS[name]
@@ -87,6 +89,41 @@ def test_committed_data_matches_what_the_command_produces(name, algo):
         assert fresh[key] == committed[key][:3], key
     for key in ("mean_return", "measured_kl", "surrogate_improvement"):
         np.testing.assert_allclose(fresh[key], committed[key][:3], rtol=1e-9, atol=0, err_msg=key)
+
+
+def test_npg_trpo_files_differ_only_in_the_damping_and_share_one_setting():
+    """Notebook 06's headline: NPG and TRPO with the same settings; the two files differ only in
+    the damping (1e-3, notebook 03's, against the default 0.1)."""
+    light, defaults = load_experiment("npg_trpo_light_damping"), load_experiment("npg_trpo_defaults")
+    for payload in (light, defaults):
+        assert payload["configs"]["npg"] == payload["configs"]["trpo"]
+        assert payload["total_steps"] == 100_000 and payload["configs"]["trpo"]["hidden"] == [16]
+    assert light["configs"]["trpo"]["damping"] == 1e-3 and defaults["configs"]["trpo"]["damping"] == 0.1
+    assert ({k: v for k, v in light["configs"]["trpo"].items() if k != "damping"}
+            == {k: v for k, v in defaults["configs"]["trpo"].items() if k != "damping"})
+
+
+def test_vpg_sweep_labels_name_their_learning_rate_and_algorithm():
+    sweep = load_experiment("vpg_lr_sweep")
+    assert sweep["algos"] == ["vpg_lr_1", "vpg_lr_3", "vpg_lr_10", "vpg_lr_30"]
+    assert sweep["algorithm"] == {label: "vpg" for label in sweep["algos"]}
+    for label in sweep["algos"]:
+        assert sweep["configs"][label]["lr"] == float(label.rsplit("_", 1)[1])
+        assert sweep["configs"][label]["hidden"] == [16]
+
+
+@pytest.mark.parametrize("name", [n for n, e in sorted(EXPERIMENTS.items())
+                                  if any(e.algo_of(a) == "trpo" for a in e.algos)])
+def test_stored_trpo_runs_never_accept_a_step_above_delta(name):
+    """The line search accepts a step only if its measured KL <= delta (no tolerance) and the
+    surrogate improved; a rejected update keeps theta_old (KL 0, improvement 0)."""
+    exp, payload = EXPERIMENTS[name], load_experiment(name)
+    for run in payload["runs"]:
+        if exp.algo_of(run["algo"]) != "trpo":
+            continue
+        delta = payload["configs"][run["algo"]]["delta"]
+        for kl, gain, ok in zip(run["measured_kl"], run["surrogate_improvement"], run["accepted"]):
+            assert (kl <= delta and gain > 0) if ok else (kl == 0.0 and gain == 0.0), (run["algo"], run["seed"])
 
 
 def test_curves_interpolates_on_a_common_grid():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trpo_lite.algos import natural_step
-from trpo_lite.course import ch06_checks, ch06_figures
+from trpo_lite.course import ch06_checks, ch06_comparison, ch06_figures
 from trpo_lite.course.running_example import natural_gradient_path, running_example, trpo_step
 from trpo_lite.linesearch import backtracking_line_search
 
@@ -258,3 +258,113 @@ def test_draw_trpo_run_keeps_every_kl_in_view_with_room_for_the_legend():
     ch06_figures.draw_trpo_run(axes, log, 0.02)
     low, high = axes[1].get_ylim()
     assert low <= min(kls) / 3 and high >= 0.02, "the KL panel must show every point and delta"
+
+
+# ------------------------------------------- sections 4 and 7: ch06_comparison, on made-up runs
+def comparison_payload():
+    """Two seeds of NPG (a collapse on seed 1, one step that made L worse) and TRPO (one
+    backtrack, one rejection), in the format of data/npg_trpo_light_damping.json."""
+    runs = []
+    for seed in (0, 1):
+        ret = [100.0, 300.0, 450.0, 480.0] + ([150.0, 420.0] if seed else [490.0, 500.0])
+        runs.append({"algo": "npg", "seed": seed, "env_steps": [1000 * (i + 1) for i in range(6)],
+                     "mean_return": ret, "measured_kl": [0.01, 0.03, 0.05, 0.01, 0.02, 0.04],
+                     "line_search_attempts": [0] * 6, "accepted": [True] * 6,
+                     "surrogate_improvement": [0.1, 0.1, -0.01 if seed else 0.1, 0.1, 0.1, 0.1],
+                     "solved_at_step": None if seed else 3000})
+        runs.append({"algo": "trpo", "seed": seed, "env_steps": [1000 * (i + 1) for i in range(6)],
+                     "mean_return": [100.0, 300.0, 480.0, 490.0, 500.0, 500.0],
+                     "measured_kl": [0.01, 0.019, 0.0 if seed else 0.012, 0.015, 0.02, 0.01],
+                     "line_search_attempts": [1, 3, 11, 1, 1, 1] if seed else [1] * 6,
+                     "accepted": [True, True, not seed, True, True, True],
+                     "surrogate_improvement": [0.1, 0.1, 0.0 if seed else 0.1, 0.1, 0.1, 0.1],
+                     "solved_at_step": 3000})
+    configs = {a: {"delta": 0.02, "damping": 1e-3, "hidden": [16]} for a in ("npg", "trpo")}
+    return {"env_id": "CartPole-v1", "total_steps": 6000, "algos": ["npg", "trpo"],
+            "configs": configs, "runs": runs}
+
+
+def test_a_collapse_is_a_fall_from_400_to_below_200_counted_once():
+    assert ch06_comparison.count_collapses([100, 450, 150, 100, 180]) == 1, "one fall, counted once"
+    assert ch06_comparison.count_collapses([450, 150, 420, 190]) == 2, "back at 400, then a second fall"
+    assert ch06_comparison.count_collapses([100, 390, 150, 399, 10]) == 0, "never reached 400"
+    assert ch06_comparison.count_collapses([450, 250, 300, 201]) == 0, "never fell below 200"
+    assert ch06_comparison.count_collapses([np.nan, 450, np.nan, 100]) == 1, "missing values are skipped"
+    with pytest.raises(ValueError, match="low < high"):
+        ch06_comparison.count_collapses([1.0], high=100, low=200)
+
+
+def test_update_stats_count_overshoots_backtracks_rejections_and_collapses():
+    payload = comparison_payload()
+    npg, trpo = (ch06_comparison.update_stats(payload, a) for a in ("npg", "trpo"))
+    assert npg["updates"] == 12 and npg["kl_above"] == 6 and npg["max_kl_ratio"] == pytest.approx(2.5)
+    assert npg["worse"] == 1 and npg["collapses"] == 1 and npg["collapses_per_seed"] == [0, 1]
+    assert npg["backtracked"] == 0 and npg["rejected"] == 0
+    assert trpo["backtracked"] == 2 and trpo["rejected"] == 1, "attempts > 1 and accepted == False"
+    assert trpo["kl_above"] == 0 and trpo["max_kl_ratio"] == pytest.approx(1.0)
+    assert trpo["worse"] == 0, "the rejected update (improvement 0, theta_old kept) moved nothing"
+    ratios = ch06_comparison.kl_ratios(payload, "trpo")
+    assert ratios.size == 11 and np.all(ratios > 0), "the rejected update is left out of the KL ratios"
+    with pytest.raises(ValueError, match="no runs for algo 'vpg'"):
+        ch06_comparison.update_stats(payload, "vpg")
+
+
+def test_solve_table_lists_every_seed_and_the_median():
+    table = ch06_comparison.solve_table({"A": {0: 3000, 1: None}, "B": {0: 1000, 1: 3000}})
+    lines = table.splitlines()
+    assert lines[0].split() == ["seed", "A", "B"]
+    assert lines[1].split() == ["0", "3000", "1000"] and lines[2].split() == ["1", "never", "3000"]
+    assert lines[3].split() == ["solved", "1", "of", "2", "2", "of", "2"]
+    assert lines[4].split() == ["median", "3000", "2000"]
+    with pytest.raises(ValueError, match="column 'B' has seeds"):
+        ch06_comparison.solve_table({"A": {0: 1}, "B": {1: 1}})
+
+
+def test_selection_rule_most_seeds_solved_then_smallest_median_solve_step():
+    rows = [{"lr": 1, "solved": 3, "median_solve": 50_000}, {"lr": 3, "solved": 7, "median_solve": 60_000},
+            {"lr": 10, "solved": 7, "median_solve": 40_000}, {"lr": 30, "solved": 0, "median_solve": None}]
+    assert ch06_comparison.select_best(rows)["lr"] == 10
+    assert ch06_comparison.select_best(rows[:2])["lr"] == 3, "more seeds solved beats a faster median"
+    assert ch06_comparison.select_best(rows[3:])["lr"] == 30, "no seed solved anywhere: still a choice"
+    with pytest.raises(ValueError):
+        ch06_comparison.select_best([])
+
+
+def test_sweep_rows_and_table_read_a_labelled_sweep():
+    payload = comparison_payload()
+    payload = {**payload, "algos": ["vpg_lr_1", "vpg_lr_10"],
+               "configs": {"vpg_lr_1": {"lr": 1.0}, "vpg_lr_10": {"lr": 10.0}},
+               "runs": [{**r, "algo": "vpg_lr_1" if r["algo"] == "npg" else "vpg_lr_10"} for r in payload["runs"]]}
+    rows = ch06_comparison.sweep_rows(payload)
+    assert [(r["lr"], r["solved"], r["median_solve"], r["collapses"]) for r in rows] == \
+        [(1.0, 1, 3000.0, 1), (10.0, 2, 3000.0, 0)]
+    assert rows[0]["final_median"] == pytest.approx(460.0)
+    table = ch06_comparison.sweep_table(rows).splitlines()
+    assert len(table) == 3 and table[1].split()[:4] == ["1", "1", "of", "2"]
+    assert ch06_comparison.select_best(rows)["label"] == "vpg_lr_10"
+
+
+def test_comparison_figures_draw_what_they_return():
+    payload = comparison_payload()
+    fig, axes = plt.subplots(1, 2)
+    grid, median = ch06_comparison.draw_seed_curves(axes[0], payload, "npg", threshold=475)
+    np.testing.assert_allclose(median[-1], (500.0 + 420.0) / 2)
+    assert len(axes[0].lines) == 2 + 1 + 1, "one thin line per seed, the median, the solve line"
+    shares = ch06_comparison.draw_kl_histograms(
+        axes[1], {"NPG": ch06_comparison.kl_ratios(payload, "npg"),
+                  "TRPO": ch06_comparison.kl_ratios(payload, "trpo")})
+    assert shares == {"NPG": 0.5, "TRPO": 0.0}
+    plt.close(fig)
+
+
+def test_draw_live_run_marks_the_updates_the_line_search_changed():
+    log = [dict(iteration=i, env_steps=1000 * i, mean_return=20.0 * i, measured_kl=0.01 * (i != 4),
+                line_search_attempts=1 + (i == 3) + 10 * (i == 4), accepted=i != 4) for i in range(1, 6)]
+    fig, axes = plt.subplots(1, 2)
+    drawn = ch06_comparison.draw_live_run(axes, log, 0.02)
+    np.testing.assert_array_equal(drawn["attempts"], [1, 1, 2, 11, 1])
+    np.testing.assert_allclose(drawn["kl_ratio"], [0.5, 0.5, 0.5, 0.0, 0.5])
+    assert "2 of 5 backtracked" in axes[1].get_title()
+    labels = [t.get_text() for t in axes[1].get_legend().get_texts()]
+    assert "full step accepted (3 updates)" in labels and "rejected, theta_old kept (1)" in labels
+    plt.close(fig)

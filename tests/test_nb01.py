@@ -192,3 +192,43 @@ def test_check_reinforce_gradient_rejects_biased_estimators():
             lambda *a, **k: reinforce_gradient(*a, discount_steps=False, **k), **fast)
     with pytest.raises(AssertionError, match=r"shape \(2,\)"):
         ch01.check_reinforce_gradient(lambda *a, **k: np.zeros(3), **fast)
+
+
+# ------------------------------------------------------------- exercise 4: GAE
+def gae_one_trajectory(r, v, nv, te, tr, gamma, lam):
+    """An independent loop over one trajectory (the exercise's solution)."""
+    adv, running = np.zeros(len(r)), 0.0
+    for t in reversed(range(len(r))):
+        delta = r[t] + gamma * nv[t] * (not te[t]) - v[t]
+        running = delta + gamma * lam * (not (te[t] or tr[t])) * running
+        adv[t] = running
+    return adv
+
+
+def test_check_gae_accepts_the_answer(capsys):
+    ch01.check_gae(gae_one_trajectory)
+    assert "all 7 checks passed" in capsys.readouterr().out
+
+
+def test_check_gae_names_the_truncation_and_termination_mistakes():
+    with pytest.raises(AssertionError, match="terminal state has value 0"):
+        ch01.check_gae(lambda r, v, nv, te, tr, g, lam: gae_one_trajectory(r, v, nv, 0 * te, te | tr, g, lam))
+    with pytest.raises(AssertionError, match="not terminal: bootstrap"):
+        ch01.check_gae(lambda r, v, nv, te, tr, g, lam: gae_one_trajectory(r, v, nv, te | tr, 0 * tr, g, lam))
+    with pytest.raises(AssertionError, match="lambda is missing"):
+        ch01.check_gae(lambda r, v, nv, te, tr, g, lam: gae_one_trajectory(r, v, nv, te, tr, g, 1.0))
+
+    def not_yet(*args):
+        raise NotImplementedError
+
+    with pytest.raises(AssertionError, match="not implemented"):
+        ch01.check_gae(not_yet)
+
+
+def test_gae_truncation_bootstraps_and_termination_does_not():
+    from trpo_lite.rollout import gae
+    ones, end = np.ones((4, 1)), np.array([[False], [False], [False], [True]])
+    cut = gae(ones, 2 * ones, 2 * ones, ~end & end, end, 0.5, 0.5)[:, 0]
+    done = gae(ones, 2 * ones, 2 * ones, end, ~end & end, 0.5, 0.5)[:, 0]
+    np.testing.assert_allclose(cut, 0.0, atol=1e-15)          # V = 2 is exact for rewards 1, gamma 0.5
+    np.testing.assert_allclose(done, [-1 / 64, -1 / 16, -1 / 4, -1.0], rtol=1e-15)

@@ -1,6 +1,6 @@
 """The stored notebooks follow the course's rules (COURSE.md, DESIGN.md): executed top to
 bottom with outputs, no errors or warnings, objectives first and summary/exercises/references
-last, every exercise followed by a self-check that passed, only widget cells exempt from
+last, every exercise followed by a self-check that passed, no cell exempt from
 nbval, plots ended with plt.show(). (nbval itself checks that they still print the same.)"""
 import json
 from pathlib import Path
@@ -54,12 +54,22 @@ def test_every_exercise_is_followed_by_a_passing_self_check(nb):
         assert "passed" in printed, printed[:200]
 
 
-def test_only_widget_cells_are_exempt_from_nbval(nb):
+def test_no_cell_is_exempt_from_nbval(nb):
+    """Every output is compared, the explorers' too: their text is a fixed one-line summary of
+    the initial state (the PNG beside it and the widget view are what nbval skips)."""
     for cell in code_cells(nb):
         tags = cell["metadata"].get("tags", [])
-        assert "nbval-skip" not in tags
-        if "nbval-ignore-output" in tags:
-            assert "explorer(" in "".join(cell["source"]) or "interactive" in "".join(cell["source"])
+        assert "nbval-skip" not in tags and "nbval-ignore-output" not in tags, "".join(cell["source"])[:80]
+
+
+def test_explorer_cells_store_a_picture_and_a_summary(nb):
+    """Before a kernel runs, an explorer cell shows a static figure of its initial state."""
+    for cell in code_cells(nb):
+        if "explorer(" not in "".join(cell["source"]).splitlines()[-1]:
+            continue
+        (out,) = [o for o in cell["outputs"] if o["output_type"] == "execute_result"]
+        assert {"image/png", "text/plain", "application/vnd.jupyter.widget-view+json"} <= set(out["data"])
+        assert "run the notebook to move the sliders" in "".join(out["data"]["text/plain"])
 
 
 def test_plot_cells_show_their_figure_and_display_no_stray_result(nb):
@@ -69,7 +79,7 @@ def test_plot_cells_show_their_figure_and_display_no_stray_result(nb):
         source = "".join(cell["source"])
         if "plt.subplots" in source or "plt.figure" in source:
             assert "plt.show()" in source, source[:80]
-        if "nbval-ignore-output" not in cell["metadata"].get("tags", []):
+        if "explorer(" not in source.splitlines()[-1]:          # an explorer is the cell's result
             results = [o for o in cell["outputs"] if o["output_type"] == "execute_result"]
             assert not results, f"cell displays a stray result: {source[-80:]}"
 

@@ -60,9 +60,8 @@ class Slider:
     drag_frac: float = 0.1    # drag: the handle moves this fraction of the track, right then left
 
 
-# notebook -> sliders. Every move must change the figure: 06's max_backtracks starts at 10,
-# and every value >= 3 draws the same picture (the search accepts at attempt 4), so it is
-# moved within 0..3 after Home.
+# notebook -> sliders (each explorer's every slider). Every move must change the figure; 06's
+# max_backtracks is moved within 0..3 after Home, where it also changes the attempts drawn.
 EXPLORERS = {
     "01_policy_gradient": [Slider("lr"), Slider("updates")],
     "02_kl_and_fisher": [Slider("delta")],

@@ -1,6 +1,7 @@
 """Widget latency in a real JupyterLab: from a slider's input event to new pixels in the figure.
 
-For each explorer (01 lr, 02 delta, 04 iterations, 06 delta / backtrack / max backtr.) this
+For each explorer (01 lr / updates, 02 delta, 03 delta / damping, 04 iterations / kappa(A),
+06 delta / backtrack / max backtr.) this
 opens the notebook in JupyterLab (a copy with outputs cleared), runs it (Run All Cells), and
 moves each slider `--moves` times by key presses (ArrowRight/ArrowLeft on the focused handle)
 and `--moves` times by a drag (mouse down on the handle, several mouse moves, mouse up). Each
@@ -65,6 +66,7 @@ class Slider:
 EXPLORERS = {
     "01_policy_gradient": [Slider("lr"), Slider("updates")],
     "02_kl_and_fisher": [Slider("delta")],
+    "03_natural_gradient": [Slider("delta"), Slider("damping")],
     "04_conjugate_gradient": [Slider("iterations"), Slider("kappa(A)")],
     "06_trpo": [Slider("delta"), Slider("backtrack", drag_frac=0.12),
                 Slider("max backtr.", window=3, setup="Home", drag_frac=0.1)],

@@ -38,7 +38,8 @@ NEWS_TOAST = re.compile(r"notified about official Jupyter news", re.I)
 PLANS = {
     "01_policy_gradient": [("lr", "ArrowRight", +1), ("lr", "drag-to-end", +1)],
     "02_kl_and_fisher": [("delta", "ArrowRight", +1)],
-    "04_conjugate_gradient": [("iterations", "ArrowRight", +1)],
+    "03_natural_gradient": [("delta", "ArrowRight", +1), ("damping", "ArrowRight", +1)],
+    "04_conjugate_gradient": [("iterations", "ArrowRight", +1), ("kappa(A)", "ArrowRight", +1)],
     "06_trpo": [("delta", "ArrowRight", +1), ("backtrack", "ArrowLeft", -1),
                 ("max backtr.", "Home", -1)],
 }

@@ -32,6 +32,9 @@ ALGO_COLORS = {"vpg": "tab:gray", "npg": "tab:purple", "trpo": "tab:blue", "ppo"
 
 
 # ----------------------------------------------------------------- explorers
+EXPLORER_WIDTH_PX = 860       # fits JupyterLab's notebook column on a laptop, file browser open
+
+
 class Explorer(widgets.VBox):
     """Sliders above a figure that is built once and updated in place as a slider moves.
 
@@ -57,7 +60,8 @@ class Explorer(widgets.VBox):
     """
 
     def __init__(self, build, update, controls, figsize=(9, 4.5), name="explorer", **fixed):
-        self.figure = Figure(figsize=figsize)
+        # a canvas is not scaled to the page like an inline PNG: keep it EXPLORER_WIDTH_PX wide
+        self.figure = Figure(figsize=figsize, dpi=min(100.0, EXPLORER_WIDTH_PX / figsize[0]))
         canvas = _ipympl_canvas(self.figure)
         canvas.header_visible = canvas.footer_visible = canvas.resizable = False
         canvas.toolbar_visible = False
@@ -117,7 +121,7 @@ class Explorer(widgets.VBox):
         for artist in moving:
             artist.set_animated(False)
         try:
-            self.figure.savefig(png, format="png")
+            self.figure.savefig(png, format="png", dpi=100)
         finally:
             for artist in moving:
                 artist.set_animated(True)

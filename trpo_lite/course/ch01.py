@@ -12,7 +12,7 @@ import numpy as np
 
 from ..mlp import linear
 from ..policies import CategoricalPolicy
-from ..rollout import discounted_returns, gae
+from ..rollout import discounted_returns
 from .checking import SelfCheckFailed, call_student, compare_with_hints, report
 from .figures import Explorer, draw_path, running_example_map
 from .running_example import gradient_ascent_path, running_example, soft_values
@@ -249,50 +249,3 @@ def gradient_ascent_explorer(example=None):
                                                description="lr", readout_format=".3g"),
                   "n_steps": widgets.IntSlider(value=60, min=10, max=GRADIENT_ASCENT_MAX_UPDATES, step=10,
                                                description="updates")})
-
-
-# ------------------------------------------------------------ exercise 01.4: GAE
-def check_gae(gae_advantages):
-    """Exercise 01.4: ``gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam)``.
-
-    One trajectory, every argument of shape (T,): A_t = sum_l (gamma lam)^l delta_{t+l} with
-    delta_t = r_t + gamma V(s_{t+1}) (1 - terminated_t) - V(s_t), the sum cut where an episode
-    ends (terminated or truncated). Compared with ``rollout.gae`` on 7 cases: truncation vs
-    termination, an episode boundary inside the trajectory, lambda = 0 and 1, length 1.
-    """
-    def reference(r, v, nv, te, tr, gamma, lam):
-        return gae(r[:, None], v[:, None], nv[:, None], te[:, None], tr[:, None], gamma, lam)[:, 0]
-
-    rng = np.random.default_rng(4)
-    ones, no = np.ones(4), np.zeros(4, dtype=bool)
-    end = np.array([False, False, False, True])
-    mid = np.zeros(10, dtype=bool)
-    mid_te, mid_tr = mid.copy(), mid.copy()
-    mid_te[3], mid_tr[7] = True, True
-    r10, v10, nv10 = rng.standard_normal(10), rng.standard_normal(10), rng.standard_normal(10)
-    cases = [("4 rewards of 1, truncated at the end", (ones, 2 * ones, 2 * ones, no, end, 0.5, 0.5)),
-             ("4 rewards of 1, terminated at the end", (ones, 2 * ones, 2 * ones, end, no, 0.5, 0.5)),
-             ("no episode end (the batch cuts it)", (r10, v10, nv10, mid, mid, 0.99, 0.95)),
-             ("terminated at step 3, truncated at step 7", (r10, v10, nv10, mid_te, mid_tr, 0.9, 0.8)),
-             ("lambda = 0 (one-step TD)", (r10, v10, nv10, mid_te, mid_tr, 0.9, 0.0)),
-             ("lambda = 1 (return minus V)", (r10, v10, nv10, mid_te, mid_tr, 0.9, 1.0)),
-             ("length 1, terminated", (np.array([1.5]), np.array([0.5]), np.array([3.0]),
-                                       np.array([True]), np.array([False]), 0.99, 0.97))]
-
-    def no_cut(r, v, nv, te, tr, gamma, lam):          # the sum runs across episode ends
-        delta, adv, running = r + gamma * nv * ~te - v, np.zeros(len(r)), 0.0
-        for t in reversed(range(len(r))):
-            running = delta[t] + gamma * lam * running
-            adv[t] = running
-        return adv
-
-    compare_with_hints("gae_advantages", gae_advantages, reference, cases, [
-        ("a terminal state has value 0: do not bootstrap with V(s_{t+1}) where terminated",
-         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, np.zeros_like(te), te | tr, g, lam)),
-        ("a time-limit cut (truncated) is not terminal: bootstrap with V(s_{t+1}) there",
-         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, te | tr, np.zeros_like(tr), g, lam)),
-        ("the sum must stop where an episode ends (terminated or truncated)", no_cut),
-        ("lambda is missing: the weights are (gamma lambda)^l, not gamma^l",
-         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, te, tr, g, 1.0)),
-        ("these are returns: the advantage subtracts V(s_t)",
-         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, te, tr, g, lam) + v)])

@@ -21,6 +21,10 @@
 #                      after adding tests: the killed ones stay killed, since tests only grow
 #   (default: a fresh snapshot of the tree and a full run)
 #   WORK=build/mutation  the snapshot folder; another one keeps a second set of results apart
+#   FROM=HEAD          take the snapshot from this commit (`git archive`) instead of the
+#                      checkout: a consistent tree while other work is in progress in it
+#   OVERLAY="tests/test_x.py ..."  checkout files copied over the snapshot (with FROM: the
+#                      new tests being written; with RETEST=1 they are copied again)
 #                      (the report, build/mutation-report.md, is the last run's either way)
 #
 # What it does:
@@ -56,6 +60,9 @@ done
 TESTS=(tests --ignore=tests/browser --ignore=tests/test_notebooks.py
        --ignore=tests/test_student_edition.py)
 for f in tests/test_nb0*.py; do TESTS+=("--ignore=$f"); done
+# This one imports a copy of trpo_lite/ in a fresh interpreter: mutmut's trampolined copy
+# cannot run outside mutmut (it fails before any mutant is tried), and it tests packaging.
+TESTS+=(--deselect tests/test_data.py::test_an_installed_layout_finds_its_data_without_the_checkout)
 
 # Same numbers as the test suite: seeded hashing, one BLAS thread.
 export PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -78,24 +85,35 @@ fi
 # 2) the snapshot --------------------------------------------------------------------------------
 RETEST=${RETEST:-0}
 [ "$RETEST" = 1 ] && KEEP=1
+# The files copied: everything the selected tests read (test_data: data/ and pyproject.toml;
+# test_checking: notebooks/; test_course_env: conftest.py, scripts/course_env.sh,
+# nbval_sanitize.cfg; test_packaging: the lock files).
+READ_BY_TESTS=(tests conftest.py pyproject.toml data notebooks scripts nbval_sanitize.cfg
+               requirements-lock.txt requirements.in environment.yml)
+# copy_tree DEST PATH...: PATHs from the checkout, or from commit $FROM (`git archive`, read
+# only) when it is set; then the checkout's files named in $OVERLAY on top. FROM gives a
+# consistent tree while others edit the checkout; OVERLAY the test files being written now.
+copy_tree() {
+  local dest=$1; shift
+  if [ -n "${FROM:-}" ]; then
+    git archive --format=tar "$FROM" -- "$@" | tar -xf - -C "$dest" --exclude=tests/browser
+  else
+    tar -cf - --exclude=__pycache__ --exclude=.ipynb_checkpoints --exclude=tests/browser "$@" \
+      | tar -xf - -C "$dest"
+  fi
+  for f in ${OVERLAY:-}; do mkdir -p "$dest/$(dirname "$f")"; cp "$f" "$dest/$f"; done
+}
 if [ "${KEEP:-0}" != 1 ] || [ ! -d "$WORK/mutants" ]; then
   RETEST=0
-  echo "=== snapshot of the tree in $WORK"
+  echo "=== snapshot of the tree in $WORK${FROM:+ (commit $FROM)}${OVERLAY:+ + $OVERLAY}"
   rm -rf "$WORK"
   mkdir -p "$WORK"
-  # everything the selected tests read (test_data: data/ and pyproject.toml; test_checking:
-  # notebooks/; test_course_env: conftest.py, scripts/course_env.sh, nbval_sanitize.cfg;
-  # test_packaging: the lock files)
-  tar -cf - --exclude=__pycache__ --exclude=.ipynb_checkpoints --exclude=tests/browser \
-      trpo_lite tests conftest.py pyproject.toml data notebooks scripts nbval_sanitize.cfg \
-      requirements-lock.txt requirements.in environment.yml | tar -xf - -C "$WORK"
+  copy_tree "$WORK" trpo_lite "${READ_BY_TESTS[@]}"
 fi
 if [ "$RETEST" = 1 ]; then
-  echo "=== copying the checkout's tests and the files they read into $WORK (not trpo_lite/)"
+  echo "=== copying the tests and the files they read into $WORK (not trpo_lite/)"
   rm -rf "$WORK/tests"
-  tar -cf - --exclude=__pycache__ --exclude=.ipynb_checkpoints --exclude=tests/browser \
-      tests conftest.py pyproject.toml data notebooks scripts nbval_sanitize.cfg \
-      requirements-lock.txt requirements.in environment.yml | tar -xf - -C "$WORK"
+  copy_tree "$WORK" "${READ_BY_TESTS[@]}"
   # mutmut re-measures which tests reach which function only for *new* test names: a test
   # that was sharpened in place would not be run against the mutants it can now kill
   rm -f "$WORK/mutants/mutmut-stats.json"

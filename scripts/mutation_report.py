@@ -190,6 +190,10 @@ def main(argv=None):
     if summary.exists() and BEGIN in summary.read_text():
         kept = previous_rows(summary)
         for r in rows:
+            if r["not checked"]:                # a stopped run: keep the last complete row
+                print(f"{r['module']}: {r['not checked']} mutants not checked, its row in "
+                      f"{summary.name} is left as it was")
+                continue
             kept[r["module"]] = r
         order = [m for m in ("cg", "linesearch", "fisher", "policies", "mlp", "algos", "rollout",
                              "value", "train", "config", "validate", "mdp")]

@@ -241,25 +241,6 @@ def test_data_figures_compute_what_they_draw():
     assert strips == {"a": 0.5, "b": 0.0}
 
 
-def test_draw_trpo_run_reads_the_training_log():
-    log = [dict(iteration=i, env_steps=1000 * i, mean_return=20.0 * i, measured_kl=0.01,
-                line_search_attempts=1 + (i == 3), accepted=True) for i in range(1, 6)]
-    fig, axes = plt.subplots(1, 3)
-    drawn = ch06_figures.draw_trpo_run(axes, log, 0.02)
-    np.testing.assert_array_equal(drawn["attempts"], [1, 1, 2, 1, 1])
-    assert "1 of 5 updates shrank the step" in axes[2].get_title()
-
-
-def test_draw_trpo_run_keeps_every_kl_in_view_with_room_for_the_legend():
-    kls = [0.015, 0.004, 0.019, 0.012]
-    log = [dict(iteration=i + 1, env_steps=1000 * (i + 1), mean_return=20.0, measured_kl=k,
-                line_search_attempts=1, accepted=True) for i, k in enumerate(kls)]
-    fig, axes = plt.subplots(1, 3)
-    ch06_figures.draw_trpo_run(axes, log, 0.02)
-    low, high = axes[1].get_ylim()
-    assert low <= min(kls) / 3 and high >= 0.02, "the KL panel must show every point and delta"
-
-
 # ------------------------------------------- sections 4 and 7: ch06_comparison, on made-up runs
 def comparison_payload():
     """Two seeds of NPG (a collapse on seed 1, one step that made L worse) and TRPO (one

@@ -14,10 +14,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from trpo_lite.course import ch07_checks, ch07_figures
+from trpo_lite import algos as _algos
+from trpo_lite.course import ch07_capstone, ch07_checks, ch07_figures
 from trpo_lite.course import ppo_example as ppo
 from trpo_lite.course.checking import central_difference_gradient
 from trpo_lite.course.running_example import running_example, soft_advantages
+from trpo_lite.fisher import make_fisher_vector_product
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_beyond_trpo.ipynb"
 EXAMPLE = running_example()
@@ -299,3 +301,171 @@ def test_notebook_loads_precomputed_results_from_data_and_names_the_command(note
     assert 'load_experiment("cartpole_curves")' in code and 'load_experiment("pendulum_trpo")' in code
     assert "data_dir" not in code, "the notebook must read the committed data/, not a stand-in"
     assert "python -m trpo_lite make-data" in text
+
+
+# ------------------------------------------------------------------ the capstone (ch07_capstone)
+def _my_cg(Avp, b, n_iters):
+    x, r = np.zeros_like(b), b.copy()
+    p, rr = r.copy(), r @ r
+    for _ in range(n_iters):
+        Ap = Avp(p)
+        alpha = rr / (p @ Ap)
+        x, r = x + alpha * p, r - alpha * Ap
+        rr_new = r @ r
+        p, rr = r + (rr_new / rr) * p, rr_new
+    return x
+
+
+def _line_search(theta_old, full_step, surrogate, kl, delta, backtrack_coef=0.8, max_backtracks=10):
+    L_old, attempts = surrogate(theta_old), []
+    for j in range(max_backtracks + 1):
+        theta = theta_old + backtrack_coef ** j * full_step
+        attempts.append((backtrack_coef ** j, kl(theta), surrogate(theta) - L_old))
+        if attempts[-1][1] <= delta and attempts[-1][2] > 0:
+            return theta, attempts
+    return theta_old, attempts
+
+
+def my_trpo_update(policy, theta, batch, delta, cg_iters, damping):
+    adv = _algos.normalized(batch.advantages)
+    g = _algos.policy_gradient(policy, theta, batch, adv)
+    fvp = make_fisher_vector_product(policy, theta, batch.obs, damping)
+    x = _my_cg(fvp, g, cg_iters)
+    full_step = np.sqrt(2 * delta / (x @ fvp(x))) * x
+    return _line_search(theta, full_step, lambda t: _algos.surrogate(policy, t, batch, adv),
+                        lambda t: policy.kl(theta, t, batch.obs), delta)
+
+
+def test_capstone_check_accepts_an_update_assembled_from_hand_written_cg_and_line_search(capsys):
+    ch07_capstone.check_trpo_update(my_trpo_update)
+    out = capsys.readouterr().out
+    assert "TRPO update (theta_new): all 4 checks passed" in out and "attempts): all 4 checks passed" in out
+
+
+def test_capstone_cases_backtrack_and_keep_their_decisions_away_from_round_off():
+    n_backtracking = 0
+    for _, (policy, theta, batch, delta, cg_iters, damping) in ch07_capstone.update_cases():
+        info = _algos.trpo_update(policy, theta, batch, delta=delta, cg_iters=cg_iters, damping=damping)
+        n_backtracking += len(info.line_search.attempts) > 1
+        for a in info.line_search.attempts:       # no decision within round-off of its threshold
+            assert abs(a.kl - delta) > 1e-6 * delta and abs(a.improvement) > 1e-9
+    assert n_backtracking >= 2
+
+
+@pytest.mark.parametrize("k", range(len(ch07_capstone.MISTAKES)))
+def test_capstone_check_names_each_known_mistake(k):
+    why, wrong = ch07_capstone.MISTAKES[k]
+    with pytest.raises(AssertionError, match="likely cause") as info:
+        ch07_capstone.check_trpo_update(lambda *args: (wrong(*args), [None]))
+    assert why in str(info.value)
+
+
+def test_capstone_check_reports_a_stub_as_not_implemented():
+    def stub(*args):
+        raise NotImplementedError
+    with pytest.raises(AssertionError, match="not implemented"):
+        ch07_capstone.check_trpo_update(stub)
+
+
+def test_capstone_training_run_check_accepts_the_library_log_and_rejects_a_changed_one(capsys):
+    from trpo_lite.train import TrainConfig, train
+
+    config = TrainConfig(hidden=(16,))
+    rows = list(train("trpo", "CartPole-v1", seed=0, total_steps=12_000, config=config).log)
+    ch07_capstone.check_training_run(rows, 0, config)
+    assert "capstone training run: all 2 checks passed" in capsys.readouterr().out
+    changed = [dict(r, mean_return=r["mean_return"] * (1.01 if i == 3 else 1.0)) for i, r in enumerate(rows)]
+    with pytest.raises(AssertionError, match="iteration 4"):
+        ch07_capstone.check_training_run(changed, 0, config)
+
+
+def test_committed_update_cost_data_covers_1e2_to_1e5_parameters_for_trpo_and_ppo():
+    from trpo_lite.data import load_json
+
+    payload, meta = load_json("update_cost.json", "python benchmarks/update_cost.py",
+                              required=("n_params", "trpo_s", "ppo_s", "npg_s", "fvp_s", "cg_iterations"))
+    n = np.array(payload["n_params"])
+    assert n.min() < 1e3 and n.max() > 1e5 and np.all(np.diff(n) > 0)
+    assert all(t > 0 for t in payload["trpo_s"] + payload["ppo_s"] + payload["fvp_s"])
+    assert payload["npg_s"][0] is not None and payload["npg_s"][-1] is None   # explicit F skipped when too big
+    assert meta["command"] == "python benchmarks/update_cost.py"
+
+
+def test_capstone_loop_with_the_library_update_reproduces_train_trpo_and_refuses_other_line_searches():
+    from trpo_lite.train import TrainConfig, train
+
+    def library_update(policy, theta, batch, delta, cg_iters, damping):
+        info = _algos.trpo_update(policy, theta, batch, delta=delta, cg_iters=cg_iters, damping=damping)
+        return info.theta, info.line_search.attempts
+
+    config = TrainConfig(hidden=(8,))
+    rows = ch07_capstone.train_with_update(library_update, seed=3, total_steps=3000, config=config)
+    log = train("trpo", "CartPole-v1", seed=3, total_steps=3000, config=config).log
+    assert [r["env_steps"] for r in rows] == [r["env_steps"] for r in log]
+    assert [r["mean_return"] for r in rows] == [r["mean_return"] for r in log]
+    assert [r["line_search_attempts"] for r in rows] == [r["line_search_attempts"] for r in log]
+    with pytest.raises(ValueError, match="backtrack_coef"):
+        ch07_capstone.train_with_update(library_update, config=TrainConfig(backtrack_coef=0.5))
+    with pytest.raises(TypeError, match="update_fn"):
+        ch07_capstone.train_with_update(None)
+
+    def stub(*args):
+        raise NotImplementedError
+    with pytest.raises(AssertionError, match="not implemented"):
+        ch07_capstone.train_with_update(stub, total_steps=1000)
+
+
+# ------------------------------------------------------------------ the cost of an update (section 1e)
+PAYLOAD = dict(n_params=[10, 100, 1000], gradient_s=[1.0, 2.0, 4.0], fvp_s=[0.5, 1.0, 2.0],
+               cg_iterations=[3, 4, 5], ppo_epochs=10, trpo_s=[3.0, 7.0, 17.0], ppo_s=[10.0, 20.0, 40.0],
+               npg_s=[1.0, 100.0, None], ppo_adam_steps=[40, 40, 40], fisher_megabytes=[8e-4, 0.08, 8.0])
+
+
+def test_update_cost_model_is_one_gradient_plus_cg_plus_one_fvps_and_ppo_epochs_gradients():
+    model = ch07_figures.update_cost_model(PAYLOAD)
+    assert np.allclose(model["trpo"], [1.0 + 4 * 0.5, 2.0 + 5 * 1.0, 4.0 + 6 * 2.0])
+    assert np.allclose(model["ppo"], [10.0, 20.0, 40.0])
+
+
+def test_draw_update_cost_plots_every_measured_series_and_the_models():
+    fig, axes = plt.subplots(1, 2)
+    ch07_figures.draw_update_cost(axes, PAYLOAD)
+    lines = {line.get_label(): line for line in axes[0].lines}
+    assert np.allclose(lines["TRPO (CG on Fisher-vector products), measured"].get_ydata(), PAYLOAD["trpo_s"])
+    npg = lines["NPG with the explicit F and a direct solve, measured"].get_ydata()
+    assert np.allclose(npg[:2], [1.0, 100.0]) and np.isnan(npg[2])
+    assert np.allclose(lines["TRPO cost model from unit costs"].get_ydata(), [3.0, 7.0, 16.0])
+    assert axes[0].get_xscale() == axes[0].get_yscale() == "log"
+    assert np.allclose(axes[1].lines[0].get_ydata(), PAYLOAD["fisher_megabytes"])
+
+
+def test_clip_map_labels_each_clip_line_on_the_map_with_the_ratio_it_marks():
+    theta_old = np.array([0.0, -1.0])
+    fig, ax = plt.subplots()
+    box = ((-1.0, 1.6), (-2.0, 0.5))
+    out = ch07_figures.draw_clip_map(ax, EXAMPLE, theta_old, 0.2, 0.02, box=box, n_grid=21)
+    labels = [t.get_label() for t in ax.get_legend().get_texts()] + [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any("epsilon" in s or "r(s" in s for s in labels), "the clip lines are labelled on the map"
+    assert len(ax.get_legend().get_texts()) == 1                        # the KL ball; no paths given
+    texts = {t.get_text(): t.get_position() for t in ax.texts if t.get_text().startswith("$r(")}
+    expected = {}
+    for (s, a), bounds in out["box"].items():
+        for r, b in zip((0.8, 1.2), bounds):
+            if np.isfinite(b) and box[s][0] < b < box[s][1]:
+                expected[rf"$r(s_{s}, a_{a}) = {r:g}$"] = (s, b)
+    assert set(texts) == set(expected) and len(expected) >= 4
+    for text, (s, b) in expected.items():
+        assert texts[text][s] == pytest.approx(b)        # x of a vertical (state 0), y of a horizontal line
+
+
+def test_notebook_has_the_cost_section_the_capstone_and_no_assert_quoting_the_prose(notebook):
+    code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    assert 'load_json("update_cost.json", "python benchmarks/update_cost.py"' in code
+    assert "python benchmarks/update_cost.py" in text
+    assert "### 1f. Convolutional and recurrent policies" in text and "Exercise 4 (capstone)" in text
+    assert "ch07_capstone.check_trpo_update(my_trpo_update)" in code
+    assert "ch07_capstone.check_training_run(" in code
+    assert "text says" not in code and "text states" not in code, "assert messages must not quote the prose"
+    solutions = [c for c in notebook["cells"] if "solution" in c["metadata"].get("tags", [])]
+    assert len(solutions) == 4

@@ -1,10 +1,10 @@
 """Notebook 06 (TRPO): its figures, its line-search table and the line-search explorer.
 
-The line search attempt by attempt as a text table (sections 2, 5 and 8); a TRPO run's
-return, KL and backtracking (section 4); the KL / delta of the steps two rules take (section 6)
-and the stored multi-seed runs of data/ as curves, KL ratios and backtracking counts (sections 7
-and 8); and the explorer (section 3): every attempt of one TRPO line search on the running
-example's map, coloured by its outcome. The exercises' checks are in ``ch06_checks``.
+The line search attempt by attempt as a text table (sections 2, 5 and 8); the KL / delta
+of the steps two rules take (section 6) and the stored multi-seed runs of data/ as curves, KL
+ratios and backtracking counts (sections 7 and 8); and the explorer (section 3): every
+attempt of one TRPO line search on the running example's map, coloured by its outcome.
+The exercises' checks are in ``ch06_checks``.
 """
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
 from .. import experiments
-from ..rollout import SOLVE_THRESHOLDS
 from .figures import (
     ALGO_COLORS,
     Explorer,
@@ -70,47 +68,6 @@ def line_search_table(result, max_kl):
     kept = "" if result.accepted else " (theta_new = theta_old)"
     lines.append(f"-> {result.message}{kept}")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- a TRPO run (section 4)
-def draw_trpo_run(axes, log, delta, title=None, env_id="CartPole-v1"):
-    """A training log (``TrainResult.log``) of TRPO in three panels.
-
-    ``axes[0]``: mean return of the last 20 episodes vs env steps; ``axes[1]``: measured mean KL
-    of each update with the trust-region radius delta (log scale); ``axes[2]``: number of
-    line-search attempts per update (1 = the full step was accepted). The solve line is
-    ``rollout.SOLVE_THRESHOLDS[env_id]``. Returns the arrays drawn.
-    """
-    steps = np.array([row["env_steps"] for row in log])
-    ret = np.array([row["mean_return"] for row in log])
-    kl = np.array([row["measured_kl"] for row in log])
-    attempts = np.array([row["line_search_attempts"] for row in log])
-    accepted = np.array([row["accepted"] for row in log], dtype=bool)
-    ax_ret, ax_kl, ax_ls = axes
-    ax_ret.plot(steps, ret, color="tab:blue", lw=2, label="TRPO")
-    draw_solve_line(ax_ret, SOLVE_THRESHOLDS[env_id])
-    ax_ret.set_xlabel("environment steps")
-    ax_ret.set_ylabel("mean return (last 20 episodes)")
-    ax_ret.set_title(title or "learning curve")
-    ax_ret.legend(fontsize=8, loc="lower right")
-    it = np.arange(1, len(log) + 1)
-    ax_kl.semilogy(it[accepted], kl[accepted], "o-", color="tab:blue", ms=4, lw=1,
-                   label="measured KL of the accepted step")
-    ax_kl.axhline(delta, color="black", ls="--", lw=1.5, label=rf"$\delta$ = {delta:g}")
-    ax_kl.set_xlabel("update")
-    ax_kl.set_ylabel(r"mean KL($\pi_{old} \| \pi_{new}$)")
-    ax_kl.set_title(rf"KL per update (max {kl.max() / delta:.2f} $\delta$)")
-    shown = kl[accepted & (kl > 0)]
-    ax_kl.set_ylim((shown.min() if shown.size else delta) / 4, 2 * delta)   # legend below the points
-    ax_kl.legend(fontsize=8, loc="lower right")
-    ax_ls.bar(it, attempts, color=np.where(accepted, "tab:blue", "tab:red"), width=0.8)
-    ax_ls.set_xlabel("update")
-    ax_ls.set_ylabel("line-search attempts")
-    ax_ls.set_title(f"backtracking: {int((attempts > 1).sum())} of {len(it)} updates shrank the step")
-    ax_ls.set_ylim(0, max(3, attempts.max() + 1))
-    ax_ls.yaxis.set_major_locator(MaxNLocator(integer=True))
-    return {"env_steps": steps, "mean_return": ret, "measured_kl": kl, "attempts": attempts,
-            "accepted": accepted}
 
 
 # ------------------------------- KL / delta of the steps taken; the runs stored in data/

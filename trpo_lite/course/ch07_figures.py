@@ -3,8 +3,9 @@
 PPO's objective of one sample against the ratio (section 2); the objectives along a line and
 the clip box vs the KL ball on the running example's map (section 2a); the stored CartPole and
 Pendulum runs of data/: seconds per iteration (section 1a), return against env steps and
-wall-clock seconds (section 3), Pendulum's TRPO runs and their KL (section 4). The exercises'
-checks are in ``ch07_checks``.
+wall-clock seconds (section 3), Pendulum's TRPO runs and their KL (section 4); the wall time
+of one update against the network size from data/update_cost.json, with its cost model
+(section 1e). The exercises' checks are in ``ch07_checks``, the capstone's in ``ch07_capstone``.
 """
 from __future__ import annotations
 
@@ -72,9 +73,12 @@ PATH_COLORS_07 = ("magenta", "cyan", "black", "tab:blue")
 
 
 def draw_clip_map(ax, example, theta_old, clip, delta, box, paths=None, corner=None, n_grid=161):
-    """Contours of L_clip around theta_old, the clip box (dotted: r(s,a) = 1 -/+ eps), the KL ball
+    """Contours of L_clip around theta_old, the clip box (dotted lines, each labelled on the map with
+    the ratio it marks, r(s_k, a_j) = 1 - eps or 1 + eps: a vertical line for state 0, whose ratios
+    depend on theta_0 only, a horizontal one for state 1), the KL ball
     KL(old || theta) = delta (white), optional ``paths`` {label: (n, 2)} and an optional
-    ``corner`` (2,) marking where L_clip becomes flat.
+    ``corner`` (2,) marking where L_clip becomes flat. theta_old and the corner are annotated on the
+    map; the legend holds only the KL ball and the paths.
 
     Returns {"L_clip": (n_grid, n_grid), "kl": (n_grid, n_grid), "box": clip box dict}.
     """
@@ -87,24 +91,34 @@ def draw_clip_map(ax, example, theta_old, clip, delta, box, paths=None, corner=N
     ax.contour(t0, t1, kl, levels=[delta], colors="white", linewidths=2)
     ax.plot([], [], color="white", lw=2, label=rf"KL ball, $\delta$ = {delta:g} (TRPO)")
     box_lines = clip_box(example, theta_old, clip)
-    for (s, a), bounds in box_lines.items():
-        for b in bounds:
-            if np.isfinite(b):
-                (ax.axvline if s == 0 else ax.axhline)(b, color="tab:red" if a == 1 else "tab:orange",
-                                                       ls=":", lw=1.3)
-    ax.plot([], [], color="tab:red", ls=":", label=r"$r(s, 1) = 1 \pm \epsilon$")
-    ax.plot([], [], color="tab:orange", ls=":", label=r"$r(s, 0) = 1 \pm \epsilon$")
-    ax.plot(*theta_old, "o", color="white", mec="black", ms=8, label=r"$\theta_{old}$", zorder=5)
-    if corner is not None:
-        ax.plot(*corner, "X", color="tab:red", mec="white", ms=11, zorder=7,
-                label=r"$L^{clip}$ flat beyond this corner")
+    for (s, a), bounds in box_lines.items():       # each line is labelled on the map, not in the legend
+        for r, b in zip((1 - clip, 1 + clip), bounds):
+            inside = (lo0 < b < hi0) if s == 0 else (lo1 < b < hi1)
+            if not (np.isfinite(b) and inside):
+                continue
+            color = "tab:red" if a == 1 else "tab:orange"
+            text = rf"$r(s_{s}, a_{a}) = {r:g}$"
+            if s == 0:
+                ax.axvline(b, color=color, ls=":", lw=1.3)
+                ax.text(b, hi1 - 0.02 * (hi1 - lo1), text, color=color, rotation=90, ha="right", va="top",
+                        fontsize=8, bbox=dict(fc="white", ec="none", alpha=0.7, pad=1))
+            else:
+                ax.axhline(b, color=color, ls=":", lw=1.3)
+                ax.text(hi0 - 0.02 * (hi0 - lo0), b, text, color=color, ha="right", va="bottom",
+                        fontsize=8, bbox=dict(fc="white", ec="none", alpha=0.7, pad=1))
+    ax.plot(*theta_old, "o", color="white", mec="black", ms=8, zorder=5)      # annotated, not in the legend
+    note = dict(fontsize=8, textcoords="offset points", bbox=dict(fc="white", ec="none", alpha=0.8, pad=1))
+    ax.annotate(r"$\theta_{old}$", theta_old, xytext=(-8, -14), ha="right", zorder=8, **note)
+    if corner is not None and np.all(np.isfinite(corner)):
+        ax.plot(*corner, "X", color="tab:red", mec="white", ms=11, zorder=7)
+        ax.annotate(r"corner: $L^{clip}$ flat beyond", corner, xytext=(-10, 8), ha="right", zorder=8, **note)
     for k, (label, path) in enumerate((paths or {}).items()):
         draw_path(ax, path, label, color=PATH_COLORS_07[k % len(PATH_COLORS_07)], zorder=6)
     ax.set_xlim(lo0, hi0)
     ax.set_ylim(lo1, hi1)
     ax.set_xlabel(AXIS_LABELS[0])
     ax.set_ylabel(AXIS_LABELS[1])
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3,
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2,
               facecolor="lightgray")                     # grey: the KL ball's entry is white
     return {"L_clip": L_clip, "kl": kl, "box": box_lines}
 
@@ -202,3 +216,48 @@ def draw_pendulum_trpo(axes, payload, delta, threshold=None):
     ax_kl.set_title("every accepted step stays inside the trust region")
     ax_kl.legend(fontsize=8, loc="lower right")
     return {"steps": grid, "median": med, "kl": kl}
+
+
+# ------------------------------------------------ the cost of one update as the network grows (section 1a)
+def update_cost_model(payload):
+    """Seconds per update predicted from the measured unit costs of data/update_cost.json.
+
+    TRPO: one gradient + (CG iterations + 1) Fisher-vector products (the +1 is x^T F x for the
+    step size); the line search's forward passes are left out. PPO: ``ppo_epochs`` gradients
+    over the whole batch (each epoch is 4 minibatch gradients of 256 samples = one pass of
+    N = 1000); Adam's own arithmetic is left out. Returns {"trpo": (S,), "ppo": (S,)}.
+    """
+    grad, fvp = np.asarray(payload["gradient_s"]), np.asarray(payload["fvp_s"])
+    cg = np.asarray(payload["cg_iterations"])
+    return {"trpo": grad + (cg + 1) * fvp, "ppo": payload["ppo_epochs"] * grad}
+
+
+def draw_update_cost(axes, payload):
+    """Left: measured seconds per update against n_params (log-log) for TRPO, PPO and NPG with
+    the explicit F, with ``update_cost_model`` dashed. Right: the memory of the explicit F
+    (n^2 float64) against that of the n-vectors CG keeps. Returns the model's curves."""
+    ax_t, ax_m = axes
+    n = np.asarray(payload["n_params"], dtype=float)
+    model = update_cost_model(payload)
+    npg = np.array([np.nan if v is None else v for v in payload["npg_s"]], dtype=float)
+    measured = {"trpo": ("TRPO (CG on Fisher-vector products)", payload["trpo_s"]),
+                "ppo": (f"PPO ({payload['ppo_adam_steps'][0]} minibatch Adam steps)", payload["ppo_s"]),
+                "npg": ("NPG with the explicit F and a direct solve", npg)}
+    for algo, (label, seconds) in measured.items():
+        ax_t.loglog(n, seconds, "o-", color=ALGO_COLORS.get(algo), label=f"{label}, measured")
+        if algo in model:
+            ax_t.loglog(n, model[algo], "--", color=ALGO_COLORS.get(algo), lw=1,
+                        label=f"{algo.upper()} cost model from unit costs")
+    ax_t.set_xlabel("policy parameters n")
+    ax_t.set_ylabel("seconds per update (one thread, N = 1000)")
+    ax_t.set_title("Wall time of one update as the network grows")
+    ax_t.legend(fontsize=7)
+    ax_m.loglog(n, np.asarray(payload["fisher_megabytes"]), "o-", color=ALGO_COLORS.get("npg"),
+                label=r"explicit $F$: $n^2$ float64")
+    ax_m.loglog(n, 5 * 8 * n / 1e6, "o-", color=ALGO_COLORS.get("trpo"),
+                label=r"CG: a few $n$-vectors ($5 n$ float64)")
+    ax_m.set_xlabel("policy parameters n")
+    ax_m.set_ylabel("megabytes")
+    ax_m.set_title("Memory of the curvature")
+    ax_m.legend(fontsize=8)
+    return model

@@ -192,3 +192,72 @@ def test_check_reinforce_gradient_rejects_biased_estimators():
             lambda *a, **k: reinforce_gradient(*a, discount_steps=False, **k), **fast)
     with pytest.raises(AssertionError, match=r"shape \(2,\)"):
         ch01.check_reinforce_gradient(lambda *a, **k: np.zeros(3), **fast)
+
+
+# ------------------------------------------------------------- exercise 4: GAE
+def gae_one_trajectory(r, v, nv, te, tr, gamma, lam):
+    """An independent loop over one trajectory (the exercise's solution)."""
+    adv, running = np.zeros(len(r)), 0.0
+    for t in reversed(range(len(r))):
+        delta = r[t] + gamma * nv[t] * (not te[t]) - v[t]
+        running = delta + gamma * lam * (not (te[t] or tr[t])) * running
+        adv[t] = running
+    return adv
+
+
+def test_check_gae_accepts_the_answer(capsys):
+    ch01.check_gae(gae_one_trajectory)
+    assert "all 7 checks passed" in capsys.readouterr().out
+
+
+def test_check_gae_names_the_truncation_and_termination_mistakes():
+    with pytest.raises(AssertionError, match="terminal state has value 0"):
+        ch01.check_gae(lambda r, v, nv, te, tr, g, lam: gae_one_trajectory(r, v, nv, 0 * te, te | tr, g, lam))
+    with pytest.raises(AssertionError, match="not terminal: bootstrap"):
+        ch01.check_gae(lambda r, v, nv, te, tr, g, lam: gae_one_trajectory(r, v, nv, te | tr, 0 * tr, g, lam))
+    with pytest.raises(AssertionError, match="lambda is missing"):
+        ch01.check_gae(lambda r, v, nv, te, tr, g, lam: gae_one_trajectory(r, v, nv, te, tr, g, 1.0))
+
+    def not_yet(*args):
+        raise NotImplementedError
+
+    with pytest.raises(AssertionError, match="not implemented"):
+        ch01.check_gae(not_yet)
+
+
+def test_gae_truncation_bootstraps_and_termination_does_not():
+    from trpo_lite.rollout import gae
+    ones, end = np.ones((4, 1)), np.array([[False], [False], [False], [True]])
+    cut = gae(ones, 2 * ones, 2 * ones, ~end & end, end, 0.5, 0.5)[:, 0]
+    done = gae(ones, 2 * ones, 2 * ones, end, ~end & end, 0.5, 0.5)[:, 0]
+    np.testing.assert_allclose(cut, 0.0, atol=1e-15)          # V = 2 is exact for rewards 1, gamma 0.5
+    np.testing.assert_allclose(done, [-1 / 64, -1 / 16, -1 / 4, -1.0], rtol=1e-15)
+
+
+def test_gae_bias_variance_matches_independent_limits():
+    from trpo_lite import mdp as tab
+    rng = np.random.default_rng(3)
+    m = tab.random_mdp(5, 3, 0.9, rng)
+    pi = tab.softmax_policy(rng.standard_normal((5, 3)))
+    V = tab.policy_evaluation(m, pi)
+    v_hat = V + rng.standard_normal(5)
+    bias, var = ch01.gae_bias_variance(m, pi, v_hat, [0.0, 1.0])
+    assert bias[1] < 1e-10 and bias[0] > 1e-2                  # lambda = 1 is unbiased, lambda = 0 is not
+    # lambda = 0: the estimate is delta = R + gamma v_hat(s') - v_hat(s): its variance is gamma^2 Var v_hat(s')
+    w = tab.visitation_distribution(m, pi)[:, None] * pi
+    var0 = m.gamma ** 2 * (m.P @ v_hat ** 2 - (m.P @ v_hat) ** 2)
+    np.testing.assert_allclose(var[0], np.sum(w * var0), rtol=1e-10)
+    # lambda = 1, V-hat exact: the estimate is G - V(s); its variance per (s, a) by vectorised Monte Carlo
+    _, var_exact = ch01.gae_bias_variance(m, pi, V, [1.0])
+    rng, n, horizon = np.random.default_rng(0), 4000, 200
+    var_mc = np.zeros((5, 3))
+    for s0 in range(5):
+        for a0 in range(3):
+            st, at, G, disc = np.full(n, s0), np.full(n, a0), np.zeros(n), 1.0
+            for _ in range(horizon):
+                G += disc * m.R[st, at]
+                disc *= m.gamma
+                st = (rng.random((n, 1)) > np.cumsum(m.P[st, at], axis=1)).sum(axis=1).clip(max=4)
+                at = (rng.random((n, 1)) > np.cumsum(pi[st], axis=1)).sum(axis=1).clip(max=2)
+            var_mc[s0, a0] = G.var()
+    np.testing.assert_allclose(var_exact[0], np.sum(w * var_mc), rtol=0.1)

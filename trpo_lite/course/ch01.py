@@ -1,7 +1,8 @@
 """Notebook 01 (policy gradient): the exercises' self-checks and the learning-rate explorer.
 
 Self-checks: the score of a linear softmax policy (01.1), returns-to-go (01.2) and a
-REINFORCE estimate of grad J on the running example, checked statistically (01.3).
+REINFORCE estimate of grad J on the running example, checked statistically (01.3), and GAE
+advantages of one trajectory with termination vs truncation (01.4).
 Explorer: gradient ascent on the running example's map for a learning rate and a number of
 updates (section 5).
 """
@@ -12,7 +13,7 @@ import numpy as np
 
 from ..mlp import linear
 from ..policies import CategoricalPolicy
-from ..rollout import discounted_returns
+from ..rollout import discounted_returns, gae
 from .checking import SelfCheckFailed, call_student, compare_with_hints, report
 from .figures import Explorer, draw_path, running_example_map
 from .running_example import gradient_ascent_path, running_example, soft_values
@@ -249,3 +250,87 @@ def gradient_ascent_explorer(example=None):
                                                description="lr", readout_format=".3g"),
                   "n_steps": widgets.IntSlider(value=60, min=10, max=GRADIENT_ASCENT_MAX_UPDATES, step=10,
                                                description="updates")})
+
+
+# ------------------------------------------------------------ exercise 01.4: GAE
+def check_gae(gae_advantages):
+    """Exercise 01.4: ``gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam)``.
+
+    One trajectory, every argument of shape (T,): A_t = sum_l (gamma lam)^l delta_{t+l} with
+    delta_t = r_t + gamma V(s_{t+1}) (1 - terminated_t) - V(s_t), the sum cut where an episode
+    ends (terminated or truncated). Compared with ``rollout.gae`` on 7 cases: truncation vs
+    termination, an episode boundary inside the trajectory, lambda = 0 and 1, length 1.
+    """
+    def reference(r, v, nv, te, tr, gamma, lam):
+        return gae(r[:, None], v[:, None], nv[:, None], te[:, None], tr[:, None], gamma, lam)[:, 0]
+
+    rng = np.random.default_rng(4)
+    ones, no = np.ones(4), np.zeros(4, dtype=bool)
+    end = np.array([False, False, False, True])
+    mid = np.zeros(10, dtype=bool)
+    mid_te, mid_tr = mid.copy(), mid.copy()
+    mid_te[3], mid_tr[7] = True, True
+    r10, v10, nv10 = rng.standard_normal(10), rng.standard_normal(10), rng.standard_normal(10)
+    cases = [("4 rewards of 1, truncated at the end", (ones, 2 * ones, 2 * ones, no, end, 0.5, 0.5)),
+             ("4 rewards of 1, terminated at the end", (ones, 2 * ones, 2 * ones, end, no, 0.5, 0.5)),
+             ("no episode end (the batch cuts it)", (r10, v10, nv10, mid, mid, 0.99, 0.95)),
+             ("terminated at step 3, truncated at step 7", (r10, v10, nv10, mid_te, mid_tr, 0.9, 0.8)),
+             ("lambda = 0 (one-step TD)", (r10, v10, nv10, mid_te, mid_tr, 0.9, 0.0)),
+             ("lambda = 1 (return minus V)", (r10, v10, nv10, mid_te, mid_tr, 0.9, 1.0)),
+             ("length 1, terminated", (np.array([1.5]), np.array([0.5]), np.array([3.0]),
+                                       np.array([True]), np.array([False]), 0.99, 0.97))]
+
+    def no_cut(r, v, nv, te, tr, gamma, lam):          # the sum runs across episode ends
+        delta, adv, running = r + gamma * nv * ~te - v, np.zeros(len(r)), 0.0
+        for t in reversed(range(len(r))):
+            running = delta[t] + gamma * lam * running
+            adv[t] = running
+        return adv
+
+    compare_with_hints("gae_advantages", gae_advantages, reference, cases, [
+        ("a terminal state has value 0: do not bootstrap with V(s_{t+1}) where terminated",
+         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, np.zeros_like(te), te | tr, g, lam)),
+        ("a time-limit cut (truncated) is not terminal: bootstrap with V(s_{t+1}) there",
+         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, te | tr, np.zeros_like(tr), g, lam)),
+        ("the sum must stop where an episode ends (terminated or truncated)", no_cut),
+        ("lambda is missing: the weights are (gamma lambda)^l, not gamma^l",
+         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, te, tr, g, 1.0)),
+        ("these are returns: the advantage subtracts V(s_t)",
+         lambda r, v, nv, te, tr, g, lam: reference(r, v, nv, te, tr, g, lam) + v)])
+
+
+# ------------------------------------------------- GAE: bias and variance against lambda
+def gae_bias_variance(mdp, pi, v_hat, lams):
+    """Exact mean-squared action-dependent bias and mean variance of GAE(gamma, lambda) per lambda.
+
+    For the infinite-horizon tabular ``mdp`` (deterministic rewards R(s, a)), policy ``pi`` (S, A)
+    and a value estimate ``v_hat`` (S,), the advantage estimate at (s_t, a_t) =(s, a) has mean
+    m = delta_bar + gamma lam P~ m and second moment M = b + (gamma lam)^2 P~ M, with
+    P~[(s,a),(s',a')] = P(s'|s,a) pi(a'|s'). The bias is m - A_pi minus its pi-average in each
+    state (an action-independent part does not bias the gradient). Both are averaged over the
+    discounted visitation rho(s) pi(a|s). Returns (bias_rms, variance), arrays of len(lams).
+    """
+    from .. import mdp as tab
+    S, A = mdp.n_states, mdp.n_actions
+    v_hat = np.asarray(v_hat, dtype=float)
+    if v_hat.shape != (S,):
+        raise ValueError(f"v_hat must have shape ({S},), got {v_hat.shape}")
+    g = mdp.gamma
+    delta = mdp.R[:, :, None] + g * v_hat[None, None, :] - v_hat[:, None, None]     # (s, a, s')
+    p_tilde = (mdp.P[:, :, :, None] * pi[None, None, :, :]).reshape(S * A, S * A)
+    delta_bar = np.sum(mdp.P * delta, axis=2).reshape(-1)
+    weight = (tab.visitation_distribution(mdp, pi)[:, None] * pi).reshape(-1)
+    true_adv = tab.advantages(mdp, pi)
+    bias, var = [], []
+    for lam in lams:
+        c = g * lam
+        m = np.linalg.solve(np.eye(S * A) - c * p_tilde, delta_bar)
+        m_next = m.reshape(S, A)
+        cross = np.einsum("sat,tb,tb->sa", mdp.P * delta, pi, m_next).reshape(-1)
+        b = np.sum(mdp.P * delta ** 2, axis=2).reshape(-1) + 2 * c * cross
+        M = np.linalg.solve(np.eye(S * A) - c ** 2 * p_tilde, b)
+        err = m_next - true_adv
+        err = err - np.sum(pi * err, axis=1, keepdims=True)
+        bias.append(np.sqrt(weight @ err.reshape(-1) ** 2))
+        var.append(weight @ (M - m ** 2))
+    return np.array(bias), np.array(var)

@@ -261,3 +261,29 @@ def test_gae_bias_variance_matches_independent_limits():
                 at = (rng.random((n, 1)) > np.cumsum(pi[st], axis=1)).sum(axis=1).clip(max=2)
             var_mc[s0, a0] = G.var()
     np.testing.assert_allclose(var_exact[0], np.sum(w * var_mc), rtol=0.1)
+
+
+@pytest.mark.parametrize("lam", [0.5, 1.0])
+def test_gae_variance_with_a_wrong_value_estimate_matches_monte_carlo(lam):
+    """With V-hat != V the TD residuals have a non-zero mean, so the variance's cross term matters
+    (a variance formula without it passes the V-hat = V check above, not this one)."""
+    from trpo_lite import mdp as tab
+    rng = np.random.default_rng(3)
+    m = tab.random_mdp(5, 3, 0.9, rng)
+    pi = tab.softmax_policy(rng.standard_normal((5, 3)))
+    v_hat = tab.policy_evaluation(m, pi) + rng.standard_normal(5)
+    _, var = ch01.gae_bias_variance(m, pi, v_hat, [lam])
+    w = tab.visitation_distribution(m, pi)[:, None] * pi
+    rng, n, horizon, c = np.random.default_rng(1), 4000, 150, m.gamma * lam
+    var_mc = np.zeros((5, 3))
+    for s0 in range(5):
+        for a0 in range(3):          # A = sum_l (gamma lam)^l delta_l along sampled trajectories
+            st, at, est, weight = np.full(n, s0), np.full(n, a0), np.zeros(n), 1.0
+            for _ in range(horizon):
+                nxt = (rng.random((n, 1)) > np.cumsum(m.P[st, at], axis=1)).sum(axis=1).clip(max=4)
+                est += weight * (m.R[st, at] + m.gamma * v_hat[nxt] - v_hat[st])
+                weight *= c
+                st = nxt
+                at = (rng.random((n, 1)) > np.cumsum(pi[st], axis=1)).sum(axis=1).clip(max=2)
+            var_mc[s0, a0] = est.var()
+    np.testing.assert_allclose(var[0], np.sum(w * var_mc), rtol=0.05)

@@ -148,3 +148,24 @@ def test_thread_count_changes_speed_only(monkeypatch):
     np.testing.assert_array_equal(limited.theta, unlimited.theta)
     strip = [{k: v for k, v in row.items() if k != "wall_seconds"} for row in limited.log]
     assert strip == [{k: v for k, v in row.items() if k != "wall_seconds"} for row in unlimited.log]
+
+
+def test_train_keeps_freed_memory_itself_and_its_numbers_do_not_depend_on_it(monkeypatch):
+    """train() asks glibc for M_TOP_PAD itself (a plain shell exports no MALLOC_TOP_PAD_), and a
+    run in a fresh process gives the same theta with the heap setting as without it."""
+    import subprocess
+    import sys
+
+    import trpo_lite.train as train_module
+    calls = []
+    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1))
+    train("trpo", "CartPole-v1", 0, 1000, TrainConfig(hidden=(8,)))
+    assert calls == [1], "train() must call threads.keep_freed_memory once per run"
+    code = ("import sys, hashlib; from trpo_lite import threads; from trpo_lite.train import train, TrainConfig\n"
+            "threads._KEPT = sys.argv[1] == 'off'\n"    # 'off': pretend it was done, so mallopt is skipped
+            "r = train('trpo', 'CartPole-v1', 0, 3000, TrainConfig(hidden=(8,)))\n"
+            "print(hashlib.sha256(r.theta.tobytes()).hexdigest())")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TOP_PAD_"}
+    digests = {mode: subprocess.run([sys.executable, "-c", code, mode], env=env, capture_output=True,
+                                    text=True, check=True).stdout for mode in ("on", "off")}
+    assert digests["on"] == digests["off"] and len(digests["on"].strip()) == 64

@@ -27,7 +27,7 @@ from . import __version__
 from .config import DEFAULTS
 from .data import write_atomic, write_json_atomic
 from .rollout import SOLVE_THRESHOLDS, make_env
-from .threads import limited_threads
+from .threads import keep_freed_memory, limited_threads
 from .train import ALGOS, LOG_COLUMNS, RETURN_WINDOW, TrainConfig, config_to_dict, train
 
 PROG = "python -m trpo_lite"
@@ -358,20 +358,6 @@ def build_parser():
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_make_data, prog=d.prog)
     return p
-
-
-def keep_freed_memory():
-    """Ask glibc to keep 64 MiB of freed heap (M_TOP_PAD) instead of handing it back to the OS.
-
-    Every training iteration allocates the same large temporary arrays; returning their pages
-    and faulting them in again cost about a third of the CPU time (benchmarks/README.md).
-    Results are unchanged. A no-op where glibc is not the C library.
-    """
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").mallopt(-2, 64 << 20)          # -2 = M_TOP_PAD
-    except (OSError, AttributeError):
-        pass
 
 
 def main(argv=None):

@@ -329,11 +329,11 @@ def _rerun_jobs(exp, jobs, workers, bar):
 
 def _worker_setup():
     """Pool initializer: one BLAS/OpenMP thread per worker process (run_one also limits it),
-    and glibc keeps freed heap as the command line does (``keep_freed_memory``: same numbers,
-    about a third less CPU time); only the worker processes, never the caller's, are changed."""
+    and glibc keeps freed heap as train() does (``threads.keep_freed_memory``: same numbers,
+    about a third less CPU time); the environment variables are set in the workers only."""
     import os
 
-    from .__main__ import keep_freed_memory
+    from .threads import keep_freed_memory
 
     for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(key, "1")

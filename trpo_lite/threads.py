@@ -68,3 +68,26 @@ def limited_threads():
         return
     with threadpool_limits(limits=n):
         yield n
+
+
+def keep_freed_memory():
+    """Ask glibc to keep 64 MiB of freed heap (M_TOP_PAD) instead of handing it back to the OS.
+
+    Every training iteration allocates the same large temporary arrays; returning their pages
+    and faulting them in again cost about a third of the CPU time (benchmarks/README.md). The
+    Makefile exports MALLOC_TOP_PAD_ for the same effect, a plain shell does not, so ``train``
+    calls this itself (once per process; later calls do nothing). Results are unchanged: only
+    when freed memory goes back to the OS changes. A no-op where glibc is not the C library.
+    """
+    global _KEPT
+    if _KEPT:
+        return
+    _KEPT = True
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").mallopt(-2, 64 << 20)          # -2 = M_TOP_PAD
+    except (OSError, AttributeError):
+        pass
+
+
+_KEPT = False

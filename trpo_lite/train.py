@@ -25,7 +25,7 @@ from . import algos
 from .config import TrainConfig, config_from_dict, config_to_dict
 from .policies import make_policy
 from .rollout import SOLVE_THRESHOLDS, make_batch, make_sampler
-from .threads import limited_threads
+from .threads import keep_freed_memory, limited_threads
 from .validate import check_callable, check_choice, check_integer
 from .value import ValueFunction
 
@@ -113,6 +113,7 @@ def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config
     if callback is not None:
         check_callable(callback, "callback", "row (dict) -> None")
     cfg = config or TrainConfig()
+    keep_freed_memory()           # as fast from a plain shell as under make (threads.py)
     rng = np.random.default_rng(seed)
     sampler = make_sampler(env_id, cfg.n_envs, seed, cfg.vector_env)
     policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)

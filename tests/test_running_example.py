@@ -136,3 +136,15 @@ def test_soft_values_give_J():
     for theta in (np.array(EX.theta_start), np.array([1.0, 2.0])):
         V = rx.soft_values(EX, theta)
         assert EX.mdp.mu0 @ V == pytest.approx(EX.J(theta), rel=1e-12)
+
+
+def test_gradient_ascent_paths_agree_with_one_path_at_a_time():
+    lrs = np.array([0.01, 0.5, 2.0, 10.0])
+    paths, J = rx.gradient_ascent_paths(EX, EX.theta_start, lrs, 40)
+    assert paths.shape == (4, 41, 2) and J.shape == (4, 41)
+    for k, lr in enumerate(lrs):
+        one = rx.gradient_ascent_path(EX, EX.theta_start, lr, 40)
+        np.testing.assert_allclose(paths[k], one, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(J[k], [EX.J(t) for t in one], rtol=1e-12)
+    with pytest.raises(ValueError, match="lrs"):
+        rx.gradient_ascent_paths(EX, EX.theta_start, [0.5, -1.0], 5)

@@ -262,6 +262,27 @@ def gradient_ascent_path(example, theta0, lr, n_steps, scale=(1.0, 1.0)):
     return _path(theta0, n_steps, scale, lambda phi: phi + lr * scale * example.grad_J(scale * phi))
 
 
+def gradient_ascent_paths(example, theta0, lrs, n_steps):
+    """``gradient_ascent_path`` for many learning rates at once, and J along each path.
+
+    The same update theta <- theta + lr grad J(theta) for every rate in ``lrs`` (K,), computed
+    for all K paths together (one batched solve of the 2-state Bellman equations per step,
+    instead of K), so that notebook 01's explorer can hold every slider value's path from the
+    start. Returns (paths (K, n_steps + 1, 2), J (K, n_steps + 1)).
+    """
+    lrs = np.asarray(lrs, dtype=float)
+    if lrs.ndim != 1 or not np.all(np.isfinite(lrs) & (lrs > 0)):
+        raise ValueError(f"lrs must be a 1-D array of finite numbers > 0, got {lrs!r}")
+    theta = np.tile(example._theta(theta0, "theta0"), (lrs.size, 1))
+    paths = [theta]
+    for _ in range(int(n_steps)):
+        _, rho, dQ = example._solve(theta)        # grad J as in TwoStateExample.grad_J, per row
+        theta = theta + lrs[:, None] * (rho * expit(theta) * expit(-theta) * (dQ - example.tau * theta))
+        paths.append(theta)
+    paths = np.stack(paths, axis=1)
+    return paths, example._solve(paths)[0] @ example.mdp.mu0
+
+
 def natural_gradient_path(example, theta0, delta, n_steps, scale=(1.0, 1.0)):
     """Natural gradient ascent phi <- phi + sqrt(2 delta / (g^T F^-1 g)) F^-1 g (notebook 03).
 

@@ -9,13 +9,19 @@ committed file.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from .data import load_json, save_json
-from .threads import limited_threads
+from .threads import keep_freed_memory, limited_threads
 from .train import config_from_dict, config_to_dict, train
+from .validate import check_integer
 
 COMMAND = "python -m trpo_lite make-data"
 
@@ -239,11 +245,6 @@ def rerun(name, algos=None, seeds=None, workers=None, progress=True, total_steps
     Runs are deterministic for a seed, so with no overrides a re-run gives the stored numbers
     (up to the last digits of long runs on another machine: README, "The numbers contract").
     """
-    import os
-    from dataclasses import replace
-
-    from .validate import check_integer
-
     if not isinstance(name, str) or name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
     exp = EXPERIMENTS[name]
@@ -299,10 +300,6 @@ def _rerun_jobs(exp, jobs, workers, bar):
             records[label, seed] = run_one(exp, label, seed, callback=bar.callback((label, seed)))
             bar.done((label, seed))
         return records
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, wait
-    from functools import partial
-
     ctx = mp.get_context("spawn")          # the same on Linux, macOS and Windows, and thread-safe
     with ctx.Manager() as manager:
         queue = manager.Queue()            # workers report (job, env_steps) after each iteration
@@ -331,10 +328,6 @@ def _worker_setup():
     """Pool initializer: one BLAS/OpenMP thread per worker process (run_one also limits it),
     and glibc keeps freed heap as train() does (``threads.keep_freed_memory``: same numbers,
     about a third less CPU time); the environment variables are set in the workers only."""
-    import os
-
-    from .threads import keep_freed_memory
-
     for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(key, "1")
     keep_freed_memory()
@@ -370,8 +363,6 @@ class _RerunProgress:
         self.steps[job] = steps
         if not self.enabled:
             return
-        import time
-
         now = time.monotonic()
         if not force and now - self._last < 0.2:
             return

@@ -89,6 +89,19 @@ def solve_point(episode_returns, episode_end_steps, threshold, window=RETURN_WIN
     return None if hit.size == 0 else int(ends[hit[0] + window - 1])
 
 
+def start_run(env_id, seed, cfg):
+    """The start of every training run, in this order (the order fixes the random numbers):
+    one generator from ``seed``, the sampler, the policy and its initial theta, the value
+    function and its initial phi. Returns (rng, sampler, policy, theta, vf, phi); the caller
+    closes the sampler."""
+    rng = np.random.default_rng(seed)
+    sampler = make_sampler(env_id, cfg.n_envs, seed, cfg.vector_env)
+    policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)
+    theta = policy.init(rng)
+    vf = ValueFunction.for_obs_dim(sampler.observation_space.shape[0], cfg.value_hidden)
+    return rng, sampler, policy, theta, vf, vf.init(rng)
+
+
 @limited_threads()
 def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config=None,
           callback=None, stop_when_solved=False):
@@ -114,12 +127,7 @@ def train(algo="trpo", env_id="CartPole-v1", seed=0, total_steps=100_000, config
         check_callable(callback, "callback", "row (dict) -> None")
     cfg = config or TrainConfig()
     keep_freed_memory()           # as fast from a plain shell as under make (threads.py)
-    rng = np.random.default_rng(seed)
-    sampler = make_sampler(env_id, cfg.n_envs, seed, cfg.vector_env)
-    policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)
-    theta = policy.init(rng)
-    vf = ValueFunction.for_obs_dim(sampler.observation_space.shape[0], cfg.value_hidden)
-    phi = vf.init(rng)
+    rng, sampler, policy, theta, vf, phi = start_run(env_id, seed, cfg)
     adam = algos.Adam(lr=cfg.ppo_lr)
     threshold = SOLVE_THRESHOLDS.get(env_id, np.inf)
 

@@ -16,11 +16,10 @@ from .. import algos
 from ..fisher import make_fisher_vector_product
 from ..mlp import MLP
 from ..policies import CategoricalPolicy, make_policy
-from ..rollout import Sampler, make_batch, make_sampler
+from ..rollout import Sampler, make_batch
 from ..threads import limited_threads
-from ..train import RETURN_WINDOW, TrainConfig, train
+from ..train import RETURN_WINDOW, TrainConfig, start_run, train
 from ..validate import check_callable
-from ..value import ValueFunction
 from .checking import call_student, compare_with_hints, not_implemented, report
 
 NAME = "TRPO update"
@@ -139,12 +138,7 @@ def train_with_update(update_fn, seed=0, total_steps=12_000, config=None, env_id
     if changed:
         raise ValueError(f"train_with_update needs the default {changed} (the capstone update has no such knob)")
     with limited_threads():
-        rng = np.random.default_rng(seed)
-        sampler = make_sampler(env_id, cfg.n_envs, seed, cfg.vector_env)
-        policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)
-        theta = policy.init(rng)
-        vf = ValueFunction.for_obs_dim(sampler.observation_space.shape[0], cfg.value_hidden)
-        phi = vf.init(rng)
+        rng, sampler, policy, theta, vf, phi = start_run(env_id, seed, cfg)
         rows, returns = [], []
         try:
             while sampler.total_steps < total_steps:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
+from contourpy import contour_generator
+from matplotlib.collections import LineCollection
 from matplotlib.ticker import MaxNLocator
 
 from ..cg import conjugate_gradient, steepest_descent
@@ -164,20 +166,29 @@ def worst_start_2d(kappa=10.0, angle=CG_DEMO_ANGLE, x_star=CG_DEMO_X_STAR):
 
 CG_EXPLORER_MAX_ITERS = 40                  # the "iterations" slider's maximum
 _ITERATION_AXIS = (5, 10, 20, 40)           # the error panel's x-range steps through these
+_ERROR_FLOOR = 1e-16                        # relative errors are drawn no lower (CG reaches 0)
 
 
 def _build_cg_vs_steepest_descent(fig):
     """What the CG explorer never changes: the two panels, their labels and legends.
 
-    Returns the artists ``_update_cg_vs_steepest_descent`` moves. The contours of f are redrawn
-    only when kappa changes (they depend on nothing else).
+    Returns the artists ``_update_cg_vs_steepest_descent`` moves. Nothing a slider changes is
+    part of the static picture but the error panel's x-range, so a move is blitted: the map has
+    no tick labels (its range follows kappa, but only the shape of f matters), its contours are
+    one line collection that moves, and the error panel shows errors relative to the first (a
+    fixed y-range). Its x-range steps through ``_ITERATION_AXIS``: four views, each drawn in
+    full once.
     """
     ax_map, ax_err = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+    contours = LineCollection([], colors="gray", linewidths=0.8)
+    ax_map.add_collection(contours)
     (sd_line,) = ax_map.plot([], [], "o-", color="tab:orange", ms=4, lw=1.5, label="steepest descent")
     (cg_line,) = ax_map.plot([], [], "s-", color="tab:blue", ms=6, lw=2.5, label="conjugate gradient")
     (star,) = ax_map.plot([], [], "*", color="gold", mec="black", ms=16, label=r"$x^* = A^{-1}b$", zorder=5)
     (start,) = ax_map.plot([], [], "o", color="white", mec="black", ms=8, label="$x_0$", zorder=5)
     ax_map.set_aspect("equal")
+    ax_map.set_xticks([])
+    ax_map.set_yticks([])
     ax_map.set_xlabel("$x_1$")
     ax_map.set_ylabel("$x_2$")
     ax_map.set_title(" ")
@@ -186,38 +197,42 @@ def _build_cg_vs_steepest_descent(fig):
     (sd_err,) = ax_err.semilogy([], [], "o-", color="tab:orange", label="steepest descent")
     (rate,) = ax_err.semilogy([], [], ":", color="black", label=r"$((\kappa-1)/(\kappa+1))^k$")
     (cg_err,) = ax_err.semilogy([], [], "s-", color="tab:blue", label="conjugate gradient")
+    ax_err.set_ylim(_ERROR_FLOOR / 3, 3.0)
+    ax_err.set_xlim(-0.3, _ITERATION_AXIS[-1] + 0.3)
     ax_err.set_xlabel("iteration k")
-    ax_err.set_ylabel(r"error $\|x_k - x^*\|_A$")
+    ax_err.set_ylabel(r"relative error $\|x_k - x^*\|_A \,/\, \|x_0 - x^*\|_A$")
     ax_err.set_title(" \n ")
     ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_err.legend(loc="center right", fontsize=8)
     fig.tight_layout()
-    return {"ax_map": ax_map, "ax_err": ax_err, "kappa": None, "contours": None,
-            "moving": [sd_line, cg_line, star, start, sd_err, rate, cg_err, ax_map.title, ax_err.title]}
+    return {"ax_map": ax_map, "ax_err": ax_err, "kappa": None, "contour_cache": {},
+            "moving": [contours, sd_line, cg_line, star, start, sd_err, rate, cg_err, ax_map.title,
+                       ax_err.title]}
 
 
 def _set_quadratic(artists, kappa, A, b, x0, x_star):
     """Contours of f and the map's range for kappa: what a kappa move changes besides the paths.
     The range holds x0, x* and steepest descent's longest path, so that the iteration slider
-    never moves it."""
-    ax_map = artists["ax_map"]
-    longest = steepest_descent(lambda v: A @ v, b, max_iter=CG_EXPLORER_MAX_ITERS, x0=x0, tol=1e-12)
-    pts = np.vstack([longest.iterates, x_star, x0])
-    centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
-    half = 0.6 * (pts.max(axis=0) - pts.min(axis=0)).max() + 0.1
-    t0 = np.linspace(centre[0] - half, centre[0] + half, 201)
-    t1 = np.linspace(centre[1] - half, centre[1] + half, 201)
-    X = np.stack(np.meshgrid(t0, t1), axis=-1)
-    f = 0.5 * np.einsum("...i,ij,...j->...", X, A, X) - X @ b
-    f_star = -0.5 * b @ x_star
-    levels = f_star + np.geomspace(1e-3, 1.0, 12) * (f.max() - f_star)
-    if artists["contours"] is not None:
-        artists["contours"].remove()
-    artists["contours"] = ax_map.contour(t0, t1, f, levels=levels, colors="gray", linewidths=0.8,
-                                         linestyles="solid")
-    artists["range"] = (t0[0], t0[-1]), (t1[0], t1[-1])
-    ax_map.set_xlim(t0[0], t0[-1])
-    ax_map.set_ylim(t1[0], t1[-1])
+    never moves it; both are computed once per (kappa, x0) and kept."""
+    cache = artists["contour_cache"]
+    if kappa not in cache:
+        longest = steepest_descent(lambda v: A @ v, b, max_iter=CG_EXPLORER_MAX_ITERS, x0=x0, tol=1e-12)
+        pts = np.vstack([longest.iterates, x_star, x0])
+        centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
+        half = 0.6 * (pts.max(axis=0) - pts.min(axis=0)).max() + 0.1
+        t0 = np.linspace(centre[0] - half, centre[0] + half, 201)
+        t1 = np.linspace(centre[1] - half, centre[1] + half, 201)
+        X = np.stack(np.meshgrid(t0, t1), axis=-1)
+        f = 0.5 * np.einsum("...i,ij,...j->...", X, A, X) - X @ b
+        f_star = -0.5 * b @ x_star
+        generator = contour_generator(t0, t1, f)
+        lines = [np.asarray(line) for level in f_star + np.geomspace(1e-3, 1.0, 12) * (f.max() - f_star)
+                 for line in generator.lines(level) if len(line) > 1]
+        cache[kappa] = lines, ((t0[0], t0[-1]), (t1[0], t1[-1]))
+    lines, artists["range"] = cache[kappa]
+    artists["moving"][0].set_segments(lines)
+    artists["ax_map"].set_xlim(*artists["range"][0])
+    artists["ax_map"].set_ylim(*artists["range"][1])
     artists["kappa"] = kappa
 
 
@@ -245,23 +260,21 @@ def _update_cg_vs_steepest_descent(artists, n_iters=5, kappa=10.0, x0=None):
     cg_error, sd_error = a_norm_error(cg.iterates), a_norm_error(sd.iterates)
     if artists["kappa"] != (kappa, tuple(x0)):
         _set_quadratic(artists, (kappa, tuple(x0)), A, b, x0, x_star)
-    sd_line, cg_line, star, start, sd_err, rate_line, cg_err, map_title, err_title = artists["moving"]
+    sd_line, cg_line, star, start, sd_err, rate_line, cg_err, map_title, err_title = artists["moving"][1:10]
     sd_line.set_data(*sd.iterates.T)
     cg_line.set_data(*cg.iterates.T)
     star.set_data([x_star[0]], [x_star[1]])
     start.set_data([x0[0]], [x0[1]])
     map_title.set_text(rf"$f(x) = \frac{{1}}{{2}}x^TAx - b^Tx$, $\kappa(A)$ = {kappa:.3g}")
 
-    floor = 1e-16 * cg_error[0]
     k = np.arange(n_iters + 1)
     rate = (kappa - 1.0) / (kappa + 1.0)
-    sd_err.set_data(np.arange(len(sd_error)), np.maximum(sd_error, floor))
-    rate_line.set_data(k, np.maximum(sd_error[0] * rate ** k, floor))
-    cg_err.set_data(np.arange(len(cg_error)), np.maximum(cg_error, floor))
+    sd_err.set_data(np.arange(len(sd_error)), np.maximum(sd_error / sd_error[0], _ERROR_FLOOR))
+    rate_line.set_data(k, np.maximum(rate ** k, _ERROR_FLOOR))
+    cg_err.set_data(np.arange(len(cg_error)), np.maximum(cg_error / cg_error[0], _ERROR_FLOOR))
     x_max = next(m for m in _ITERATION_AXIS if m >= max(n_iters, 2))
     artists["ax_err"].set_xlim(-0.3, x_max + 0.3)
-    artists["ax_err"].set_ylim(floor / 3, 3 * cg_error[0])
-    artists["view"] = (artists["kappa"], x_max)
+    artists["view"] = x_max
     its = "iteration" if n_iters == 1 else "iterations"
     err_title.set_text(f"after {n_iters} {its} (CG stops after {cg.iterations}): error / initial error\n"
                        f"CG {_relative(cg_error)},  steepest descent {_relative(sd_error)}")
@@ -275,9 +288,9 @@ def draw_cg_vs_steepest_descent(fig, n_iters=5, kappa=10.0, x0=None):
 
     Left: contours of f(x) = 0.5 x^T A x - b^T x with the first ``n_iters`` iterates of each
     method (CG stops after at most 2 = n steps). Right: the A-norm error
-    ||x_k - x*||_A = sqrt(2 (f(x_k) - f(x*))) per iteration, log scale. Returns the drawn data:
-    ``A``, ``b``, ``x_star``, ``cg_path`` (k+1, 2), ``sd_path`` (n_iters+1, 2), ``cg_error``,
-    ``sd_error`` (the A-norm errors along each path).
+    ||x_k - x*||_A = sqrt(2 (f(x_k) - f(x*))) per iteration over the first, log scale. Returns
+    the drawn data: ``A``, ``b``, ``x_star``, ``cg_path`` (k+1, 2), ``sd_path`` (n_iters+1, 2),
+    ``cg_error``, ``sd_error`` (the A-norm errors along each path, not divided).
     """
     fig.clear()
     return _update_cg_vs_steepest_descent(_build_cg_vs_steepest_descent(fig), n_iters, kappa, x0)

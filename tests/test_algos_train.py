@@ -475,3 +475,47 @@ def test_ppo_target_kl_threshold_is_exactly_1_5_times_target_kl(setup):
     np.testing.assert_array_equal(stopped.theta, one.theta)
     _, t_more = run(5, target_kl=kl1 / 1.5 * 1.01)                # KL_1 just below it
     assert t_more > steps
+
+
+@pytest.mark.parametrize("delta", [0.02, 10.0])          # 10: Pendulum's line search backtracks
+def test_trpo_line_search_sees_the_surrogate_and_kl_of_each_attempt(setup, delta):
+    """The line search's shared-forward-pass objectives give, at every attempt, the KL and the
+    improvement that ``policy.kl`` and ``surrogate`` compute on their own."""
+    pol, theta, batch = setup
+    adv = algos.normalized(batch.advantages)
+    info = algos.trpo_update(pol, theta, batch, delta=delta)
+    attempts = info.line_search.attempts
+    assert info.accepted
+    full_step = (info.theta - theta) / attempts[-1].coef
+    L_old = algos.surrogate(pol, theta, batch, adv)
+    for attempt in attempts:
+        t = theta + attempt.coef * full_step
+        np.testing.assert_allclose(attempt.kl, pol.kl(theta, t, batch.obs), rtol=1e-9)
+        np.testing.assert_allclose(attempt.improvement, algos.surrogate(pol, t, batch, adv) - L_old,
+                                   rtol=1e-7, atol=1e-13)
+    if isinstance(pol, GaussianPolicy) and delta == 10.0:
+        assert len(attempts) > 1 and attempts[0].reason != "accepted"
+
+
+def test_line_search_objectives_at_any_theta_in_any_order(setup):
+    """The kept forward pass never serves a theta it was not computed at."""
+    pol, theta, batch = setup
+    adv = algos.normalized(batch.advantages)
+    surrogate_at, kl_at = algos._line_search_objectives(pol, theta, batch, adv)
+    rng = np.random.default_rng(3)
+    thetas = [theta + 0.2 * rng.standard_normal(len(theta)) for _ in range(3)]
+    for t in (thetas[0], thetas[1], thetas[1], thetas[0], theta, thetas[2]):
+        for ask in ("kl", "surrogate", "kl"):
+            if ask == "kl":
+                assert kl_at(t.copy()) == pol.kl(theta, t, batch.obs)
+            else:
+                assert surrogate_at(t.copy()) == algos.surrogate(pol, t, batch, adv)
+
+
+def test_log_prob_and_kl_are_log_prob_and_kl_per_state(setup):
+    pol, theta, batch = setup
+    other = theta + 0.1 * np.random.default_rng(2).standard_normal(len(theta))
+    log_prob, kl = pol.log_prob_and_kl(other, batch.obs, batch.actions, pol.dist_params(theta, batch.obs))
+    np.testing.assert_array_equal(log_prob, pol.log_prob(other, batch.obs, batch.actions))
+    np.testing.assert_array_equal(kl, pol.kl_per_state(theta, other, batch.obs))
+    assert kl.min() >= 0 and kl.max() > 0

@@ -146,10 +146,9 @@ def trpo_update(policy, theta, batch, delta=DEFAULTS.delta, cg_iters=DEFAULTS.cg
     full_step = natural_step(cg.x, fvp(cg.x), delta)
     expected_improvement = float(g @ full_step)
 
+    surrogate_at, kl_at = _line_search_objectives(policy, theta, batch, adv)
     ls = backtracking_line_search(
-        theta, full_step,
-        surrogate=lambda t: surrogate(policy, t, batch, adv),
-        kl=lambda t: policy.kl(theta, t, batch.obs),
+        theta, full_step, surrogate=surrogate_at, kl=kl_at,
         max_kl=delta, backtrack_coef=backtrack_coef, max_backtracks=max_backtracks,
         expected_improve=expected_improvement, rule=rule)
     last = ls.attempts[-1]
@@ -158,6 +157,30 @@ def trpo_update(policy, theta, batch, delta=DEFAULTS.delta, cg_iters=DEFAULTS.cg
                       expected_improvement=expected_improvement,
                       surrogate_improvement=last.improvement if ls.accepted else 0.0,
                       line_search=ls, cg_iterations=cg.iterations, accepted=ls.accepted)
+
+
+def _line_search_objectives(policy, theta_old, batch, advantages):
+    """The line search's ``surrogate(theta)`` and ``kl(theta)``, sharing one forward pass.
+
+    Both depend on theta only through pi_theta(.|s_i): L(theta) = mean_i exp(log pi_theta(a_i|s_i)
+    - log pi_old(a_i|s_i)) A_i (as ``surrogate``) and mean_i KL(pi_old(.|s_i) || pi_theta(.|s_i))
+    (as ``policy.kl``). The line search asks for both at each attempt, so the values at the last
+    theta are kept, and pi_old's distribution is computed once: one forward pass per attempt
+    instead of three, with the same numbers bit for bit.
+    """
+    old = policy.dist_params(theta_old, batch.obs)
+    last = {}
+
+    def at(theta):
+        key = theta.tobytes()
+        if key not in last:
+            log_prob, kl = policy.log_prob_and_kl(theta, batch.obs, batch.actions, old)
+            ratio = np.exp(log_prob - batch.log_prob_old)
+            last.clear()
+            last[key] = float(np.mean(ratio * advantages)), float(kl.mean())
+        return last[key]
+
+    return (lambda theta: at(theta)[0]), (lambda theta: at(theta)[1])
 
 
 @dataclass

@@ -96,6 +96,15 @@ class _Policy:
         new = self.dist_params(self._theta(theta_new, "theta_new"), obs)
         return self._kl_at(old, new)
 
+    def log_prob_and_kl(self, theta, obs, actions, old_params):
+        """log pi_theta(a_i|s_i) and KL(pi_old(.|s_i) || pi_theta(.|s_i)), shape (N,) each, from
+        one forward pass; ``old_params = dist_params(theta_old, obs)``, computed once by a
+        caller that asks at many theta (the line search). Same numbers as ``log_prob`` and
+        ``kl_per_state``."""
+        theta, obs = self._theta(theta), self._obs(obs)
+        new = self.dist_params(theta, obs)
+        return self._log_prob_at(new, self._actions(actions, obs.shape[0])), self._kl_at(old_params, new)
+
     def dist_fisher(self, theta, obs):
         """The distribution's own Fisher M at the distribution parameters of every state,
         shape (N, d, d): ``dist_fisher_at(dist_params(theta, obs))``."""

@@ -11,7 +11,7 @@ import pytest
 
 from trpo_lite import __main__ as cli
 from trpo_lite import experiments
-from trpo_lite.train import LOG_COLUMNS, train
+from trpo_lite.train import LOG_COLUMNS, TrainConfig, train
 
 TINY = ["--steps", "1000", "--n-envs", "2", "--steps-per-env", "250", "--hidden", "8", "--quiet"]
 
@@ -57,6 +57,8 @@ BAD_TRAIN = [
     (["--lr", "-1"], "--lr", "must be a finite number > 0"),
     (["--n-envs", "0"], "--n-envs", "must be an integer >= 1"),
     (["--steps-per-env", "2.5"], "--steps-per-env", "must be an integer >= 1"),
+    (["--fisher-subsample", "0"], "--fisher-subsample", "must be an integer >= 1"),
+    (["--value-iters", "x"], "--value-iters", "must be an integer >= 1"),
     (["--env", "NoSuchEnv-v0"], "--env", "unknown environment id 'NoSuchEnv-v0'"),
     (["--env", "Blackjack-v1"], "--env", "observation_space must be a 1-D Box"),
 ]
@@ -160,6 +162,20 @@ def test_a_good_run_writes_the_csv_and_a_json_summary_with_the_solve_step(workdi
     assert listing(workdir) == ["runs", "runs/trpo.csv", "runs/trpo.summary.json"]   # no temp files
     text = capsys.readouterr().out
     assert "summary" in text and "solved               no" in text
+
+
+def test_the_speed_flags_reach_the_config_and_give_the_run_train_gives(workdir):
+    flags = ["--vector-env", "--fisher-subsample", "4", "--value-iters", "5"]
+    assert cli.main(["train", "--seed", "1", "--csv", "fast.csv", *TINY, *flags]) == 0
+    summary = json.loads((workdir / "fast.summary.json").read_text())
+    config = summary["config"]
+    assert (config["vector_env"], config["fisher_subsample"], config["value_iters"]) == (True, 4, 5)
+    rows = list(csv.DictReader((workdir / "fast.csv").open()))
+    cfg = TrainConfig(hidden=(8,), n_envs=2, steps_per_env=250, vector_env=True, fisher_subsample=4,
+                      value_iters=5)
+    res = train("trpo", "CartPole-v1", 1, 1000, cfg)
+    assert [float(r["mean_return"]) for r in rows] == pytest.approx([r["mean_return"] for r in res.log],
+                                                                     rel=1e-12)
 
 
 def test_the_summary_carries_the_solve_step_of_a_solved_run(workdir, monkeypatch, capsys):

@@ -197,12 +197,18 @@ def performance_difference(mdp, pi_old, pi_new):
     return float(rho_new @ np.sum(pi_new * A_old, axis=1))
 
 
-def kl_per_state(pi_old, pi_new):
-    """KL(old(.|s) || new(.|s)) = sum_a old log(old / new) for every row s -> (S,)."""
+def _two_policies(pi_old, pi_new):
+    """pi_old and pi_new as checked (S, A) arrays of the same shape."""
     p = check_array(pi_old, "pi_old", ndim=2)
     q = check_array(pi_new, "pi_new", shape=p.shape)
     _check_distribution(p, "pi_old")
     _check_distribution(q, "pi_new")
+    return p, q
+
+
+def kl_per_state(pi_old, pi_new):
+    """KL(old(.|s) || new(.|s)) = sum_a old log(old / new) for every row s -> (S,)."""
+    p, q = _two_policies(pi_old, pi_new)
     with np.errstate(divide="ignore"):
         terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q)), 0.0)
     return terms.sum(axis=1)
@@ -224,10 +230,7 @@ def mean_kl(pi_old, pi_new, weights):
 
 def tv_per_state(pi_old, pi_new):
     """Total-variation distance TV_s = 0.5 sum_a |old(a|s) - new(a|s)| for every row s -> (S,)."""
-    p = check_array(pi_old, "pi_old", ndim=2)
-    q = check_array(pi_new, "pi_new", shape=p.shape)
-    _check_distribution(p, "pi_old")
-    _check_distribution(q, "pi_new")
+    p, q = _two_policies(pi_old, pi_new)
     return 0.5 * np.abs(p - q).sum(axis=1)
 
 

@@ -92,6 +92,17 @@ class Trajectory:
     #                                  VectorSampler marks gymnasium's auto-reset steps False
 
 
+def _start_counters(sampler, n_envs):
+    """The return and length of each environment's running episode, the step count, and the
+    action bounds that Box actions are clipped to (None for discrete actions)."""
+    sampler._ep_ret = np.zeros(n_envs)
+    sampler._ep_len = np.zeros(n_envs, dtype=int)
+    sampler.total_steps = 0
+    box = getattr(sampler.action_space, "low", None) is not None
+    sampler._low = sampler.action_space.low if box else None
+    sampler._high = sampler.action_space.high if box else None
+
+
 class Sampler:
     """``n_envs`` environments stepped in lockstep; keeps episodes running across calls.
 
@@ -121,12 +132,7 @@ class Sampler:
         self.action_space = self.envs[0].action_space
         self.obs = np.stack([env.reset(seed=seed * 1000 + i)[0]
                              for i, env in enumerate(self.envs)]).astype(float)
-        self._ep_ret = np.zeros(len(self.envs))
-        self._ep_len = np.zeros(len(self.envs), dtype=int)
-        self.total_steps = 0
-        box = getattr(self.action_space, "low", None) is not None
-        self._low = self.action_space.low if box else None
-        self._high = self.action_space.high if box else None
+        _start_counters(self, len(self.envs))
 
     def close(self):
         for env in self.envs:
@@ -218,12 +224,7 @@ class VectorSampler:
         self.action_space = self.env.single_action_space
         self.obs = self.env.reset(seed=seed * 1000)[0].astype(float)
         self._resetting = np.zeros(n_envs, dtype=bool)   # ended on the last step: next one resets
-        self._ep_ret = np.zeros(n_envs)
-        self._ep_len = np.zeros(n_envs, dtype=int)
-        self.total_steps = 0
-        box = getattr(self.action_space, "low", None) is not None
-        self._low = self.action_space.low if box else None
-        self._high = self.action_space.high if box else None
+        _start_counters(self, n_envs)
 
     def close(self):
         self.env.close()

@@ -16,7 +16,7 @@ first on odd seeds) so drift in machine load hits both. Per run we record
 
 trpo_lite runs ``train("trpo", "CartPole-v1", seed, steps)`` with the library defaults;
 ``trpo_lite_vector`` (``--libs``) the same with VECTOR_CONFIG, the vectorised sampler and
-cheaper Fisher products recommended for live re-runs (benchmarks/steps_to_solve.py, issue 13).
+cheaper Fisher products and value fit of VECTOR_FAST (benchmarks/_common.py; issue 13).
 SB3-contrib runs the RL Zoo's tuned CartPole-v1 hyperparameters (hyperparams/trpo.yml), one
 torch thread. Both get one BLAS/OpenMP thread from the variables set below; trpo_lite's run
 (training and evaluation) also sets it itself (``limited_threads``, trpo_lite/threads.py).
@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine_info, parse_seeds, write_json_atomic
+from _common import RESULTS, VECTOR_FAST, machine_info, parse_seeds, write_json_atomic
 
 ENV_ID = "CartPole-v1"
 THRESHOLD = 475.0
@@ -89,7 +89,7 @@ def evaluate(act, seed):
 
 
 # ---------------------------------------------------------------------------- trpo_lite
-VECTOR_CONFIG = {"vector_env": True, "n_envs": 16, "steps_per_env": 64, "fisher_subsample": 4}
+VECTOR_CONFIG = VECTOR_FAST             # the fastest config of benchmarks/_common.py
 
 
 def run_trpo_lite(seed, steps, config=None, lib="trpo_lite"):

@@ -15,7 +15,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine_info, parse_seeds, single_thread, write_json_atomic
+from _common import (
+    RESULTS,
+    VECTOR,
+    VECTOR_FAST,
+    VECTOR_FS4,
+    machine_info,
+    parse_seeds,
+    single_thread,
+    write_json_atomic,
+)
 
 single_thread()
 
@@ -26,15 +35,14 @@ import statistics
 import subprocess
 
 ENV_ID = "CartPole-v1"
-VECTOR = {"vector_env": True, "n_envs": 16, "steps_per_env": 64}
 CONFIGS = {                                   # TrainConfig overrides of each measured config
     "default": {},
     "default_fs4": {"fisher_subsample": 4},
     "default_vi5": {"value_iters": 5},
     "vector": VECTOR,
-    "vector_fs4": {**VECTOR, "fisher_subsample": 4},
+    "vector_fs4": VECTOR_FS4,
     "vector_vi5": {**VECTOR, "value_iters": 5},
-    "vector_fs4_vi5": {**VECTOR, "fisher_subsample": 4, "value_iters": 5},
+    "vector_fs4_vi5": VECTOR_FAST,
 }
 
 

@@ -51,12 +51,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine_info, write_json_atomic
+from _common import RESULTS, VECTOR, VECTOR_FAST, VECTOR_FS4, machine_info, write_json_atomic
 
 ENV_ID = "CartPole-v1"
-VECTOR = {"vector_env": True, "n_envs": 16, "steps_per_env": 64}
-VECTOR_FS4 = {**VECTOR, "fisher_subsample": 4}
-VECTOR_FAST = {**VECTOR_FS4, "value_iters": 5}
 CONFIGS = {"default": {}, "vector": VECTOR, "vector_fs4": VECTOR_FS4, "vector_fast": VECTOR_FAST}
 
 

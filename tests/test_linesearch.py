@@ -89,7 +89,7 @@ def test_attempts_are_the_function_evaluations_and_stop_at_the_first_accepted():
 def test_expected_improvement_is_recorded_per_attempt_and_nan_without_it():
     theta_old, full_step, surrogate, kl = problem(kl_of_full_step=4 * MAX_KL)
     with_it = backtracking_line_search(theta_old, full_step, surrogate, kl, MAX_KL,
-                                       expected_improve=2.0)
+                                       expected_improvement=2.0)
     assert [a.expected_improvement for a in with_it.attempts] == pytest.approx(
         [2.0 * a.coef for a in with_it.attempts])
     without = backtracking_line_search(theta_old, full_step, surrogate, kl, MAX_KL)
@@ -175,13 +175,13 @@ def test_accepted_step_always_satisfies_the_kl_constraint_and_improves_over_rand
 def test_improvement_ratio_rule_accepts_a_step_that_violates_the_kl_constraint():
     # The linear surrogate improves exactly as predicted (ratio 1 > 0.1); the step's KL is 10 delta.
     theta_old, full_step, surrogate, kl = problem(kl_of_full_step=10 * MAX_KL)
-    expected_improve = surrogate(theta_old + full_step) - surrogate(theta_old)  # g^T full_step
+    expected_improvement = surrogate(theta_old + full_step) - surrogate(theta_old)  # g^T full_step
     ratio = backtracking_line_search(theta_old, full_step, surrogate, kl, MAX_KL,
-                                     expected_improve=expected_improve, rule="improvement_ratio")
+                                     expected_improvement=expected_improvement, rule="improvement_ratio")
     assert ratio.accepted and ratio.coef == 1.0
     assert ratio.attempts[0].kl == pytest.approx(10 * MAX_KL)  # consequence: 10x outside the region
     course = backtracking_line_search(theta_old, full_step, surrogate, kl, MAX_KL,
-                                      expected_improve=expected_improve)
+                                      expected_improvement=expected_improvement)
     assert course.accepted and course.attempts[-1].kl <= MAX_KL
 
 
@@ -191,7 +191,7 @@ def test_improvement_ratio_rule_shrinks_until_actual_over_expected_exceeds_accep
     theta_old, g, s = np.zeros(n), np.ones(n), np.ones(n)
     surrogate = lambda theta: float(g @ theta - 0.5 * k * (theta @ theta) / (s @ s))
     result = backtracking_line_search(theta_old, s, surrogate, lambda theta: 0.0, MAX_KL,
-                                      expected_improve=float(g @ s), rule="improvement_ratio",
+                                      expected_improvement=float(g @ s), rule="improvement_ratio",
                                       accept_ratio=0.5, backtrack_coef=0.5)
     ratios = [a.improvement / a.expected_improvement for a in result.attempts]
     assert [a.reason for a in result.attempts] == ["ratio_too_small", "accepted"]
@@ -222,9 +222,9 @@ GOOD = dict(theta_old=np.zeros(2), full_step=np.ones(2), surrogate=lambda t: flo
         (dict(surrogate=lambda t: np.nan), ValueError, "surrogate"),
         (dict(rule="armijo"), ValueError, "rule"),
         (dict(accept_ratio=-0.1), ValueError, "accept_ratio"),
-        (dict(rule="improvement_ratio"), ValueError, "expected_improve"),
-        (dict(rule="improvement_ratio", expected_improve=-1.0), ValueError, "expected_improve"),
-        (dict(expected_improve=np.inf), ValueError, "expected_improve"),
+        (dict(rule="improvement_ratio"), ValueError, "expected_improvement"),
+        (dict(rule="improvement_ratio", expected_improvement=-1.0), ValueError, "expected_improvement"),
+        (dict(expected_improvement=np.inf), ValueError, "expected_improvement"),
     ],
 )
 def test_invalid_input_raises_naming_the_argument(change, error, name):
@@ -254,7 +254,7 @@ def test_kl_exactly_at_max_kl_is_inside_the_trust_region():
 
 @pytest.mark.parametrize("rule, extra, reason", [
     ("kl_and_improvement", {}, "no_improvement"),
-    ("improvement_ratio", dict(expected_improve=1.0, accept_ratio=0.0), "ratio_too_small"),
+    ("improvement_ratio", dict(expected_improvement=1.0, accept_ratio=0.0), "ratio_too_small"),
 ])
 def test_zero_improvement_is_never_accepted(rule, extra, reason):
     # a flat surrogate: no attempt improves, even with accept_ratio = 0

@@ -150,7 +150,7 @@ def trpo_update(policy, theta, batch, delta=DEFAULTS.delta, cg_iters=DEFAULTS.cg
     ls = backtracking_line_search(
         theta, full_step, surrogate=surrogate_at, kl=kl_at,
         max_kl=delta, backtrack_coef=backtrack_coef, max_backtracks=max_backtracks,
-        expected_improve=expected_improvement, rule=rule)
+        expected_improvement=expected_improvement, rule=rule)
     last = ls.attempts[-1]
     return UpdateInfo(theta=ls.theta, predicted_kl=delta,
                       measured_kl=last.kl if ls.accepted else 0.0,

@@ -51,7 +51,8 @@ class Attempt:
 
     ``reason`` is one of "accepted", "kl_violation", "no_improvement",
     "kl_violation_and_no_improvement", "ratio_too_small", "non_finite".
-    ``expected_improvement`` is ``coef * expected_improve`` (nan if not given).
+    ``expected_improvement`` is the linear model's promise for this attempt: coef times the
+    full step's ``g^T full_step`` given to the line search (nan if not given).
     """
 
     j: int
@@ -104,7 +105,7 @@ def _judge(rule, kl, improvement, expected_improvement, max_kl, accept_ratio):
 
 def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl,
                              backtrack_coef=DEFAULTS.backtrack_coef,
-                             max_backtracks=DEFAULTS.max_backtracks, expected_improve=None,
+                             max_backtracks=DEFAULTS.max_backtracks, expected_improvement=None,
                              rule=DEFAULTS.ls_rule, accept_ratio=0.1):
     """Accept the first ``theta_old + backtrack_coef**j * full_step`` that is safe and improves.
 
@@ -127,13 +128,13 @@ def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl,
     max_backtracks : int
         Shrink at most this many times (so at most ``max_backtracks + 1`` attempts); default
         ``TrainConfig.max_backtracks``, typical 5-15.
-    expected_improve : float, optional
+    expected_improvement : float, optional
         The linear prediction of the improvement of the full step, ``g^T full_step`` (each
-        attempt records ``coef * expected_improve`` as its ``expected_improvement``).
+        attempt records coef times it as its own ``expected_improvement``).
         Required (and > 0) for ``rule="improvement_ratio"``; otherwise only recorded.
     rule : {"kl_and_improvement", "improvement_ratio"}
         "kl_and_improvement" (default, ``TrainConfig.ls_rule``, the course's rule): KL <= max_kl
-        and improvement > 0. "improvement_ratio": ``improvement / (coef * expected_improve) >
+        and improvement > 0. "improvement_ratio": ``improvement / (coef * expected_improvement) >
         accept_ratio``; the KL is *not* checked.
     accept_ratio : float
         Threshold >= 0 of the ratio rule (typical 0.1); unused by the default rule. The one
@@ -154,12 +155,12 @@ def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl,
     max_backtracks = check_integer(max_backtracks, "max_backtracks", minimum=0)
     check_choice(rule, "rule", RULES)
     accept_ratio = check_nonnegative(accept_ratio, "accept_ratio")
-    if expected_improve is not None:
-        expected_improve = check_finite(expected_improve, "expected_improve")
+    if expected_improvement is not None:
+        expected_improvement = check_finite(expected_improvement, "expected_improvement")
     if rule == "improvement_ratio":
-        if expected_improve is None:
-            raise ValueError(f"expected_improve (g^T full_step) is required for rule={rule!r}")
-        check_positive(expected_improve, "expected_improve")
+        if expected_improvement is None:
+            raise ValueError(f"expected_improvement (g^T full_step) is required for rule={rule!r}")
+        check_positive(expected_improvement, "expected_improvement")
     surrogate_old = _scalar(surrogate(theta_old.copy()), "surrogate")
     if not np.isfinite(surrogate_old):
         raise ValueError(f"surrogate(theta_old) must be finite, got {surrogate_old}")
@@ -170,7 +171,7 @@ def backtracking_line_search(theta_old, full_step, surrogate, kl, max_kl,
         theta = theta_old + coef * full_step
         attempt_kl = _scalar(kl(theta.copy()), "kl")
         improvement = _scalar(surrogate(theta.copy()), "surrogate") - surrogate_old
-        expected = np.nan if expected_improve is None else coef * expected_improve
+        expected = np.nan if expected_improvement is None else coef * expected_improvement
         reason = _judge(rule, attempt_kl, improvement, expected, max_kl, accept_ratio)
         accepted = reason == "accepted"
         attempts.append(Attempt(j, coef, attempt_kl, improvement, expected, accepted, reason))

@@ -122,13 +122,13 @@ def full_step_cases(seed=2006):
 
 
 def full_step_reference(x, fvp, g, delta):
-    """[full_step, expected_improve]: s = sqrt(2 delta / x^T F x) x and g^T s, shape (n + 1,)."""
+    """[full_step, expected_improvement]: s = sqrt(2 delta / x^T F x) x and g^T s, shape (n + 1,)."""
     step = natural_step(x, fvp(x), delta)
     return np.append(step, g @ step)
 
 
 def check_full_step(student_fn):
-    """Exercise 06.2: ``student_fn(x, fvp, g, delta) -> (full_step, expected_improve)``.
+    """Exercise 06.2: ``student_fn(x, fvp, g, delta) -> (full_step, expected_improvement)``.
 
     Compared with ``algos.natural_step(x, fvp(x), delta)`` and ``g @ full_step`` on 4 cases
     (categorical and Gaussian policies, a single state, CG stopped after 2 to 10 iterations).

@@ -336,5 +336,5 @@ def trpo_step(example, theta_old, delta, backtrack_coef=0.8, max_backtracks=10,
         surrogate=lambda theta: example.surrogate(theta_old, theta),
         kl=lambda theta: example.kl(theta_old, theta),
         max_kl=delta, backtrack_coef=backtrack_coef, max_backtracks=max_backtracks,
-        expected_improve=float(g @ full_step), rule=rule)
+        expected_improvement=float(g @ full_step), rule=rule)
     return full_step, result

@@ -6,7 +6,7 @@
              = Hessian of  theta -> mean_s KL(pi_old(.|s) || pi_theta(.|s))  at theta_old   (4)
 
 J(s) = d dist_params(s) / d theta is the Jacobian of the distribution parameters (logits, or
-mean and log-std; eta(s) in notebooks 02 and 04) and M(s) the distribution's own Fisher
+mean and log-std; psi(s) in notebooks 02 and 04) and M(s) the distribution's own Fisher
 matrix at them (``policy.dist_fisher_at``). (1) enumerates the actions (categorical) or uses
 Gauss-Hermite quadrature (Gaussian), so it is exact and independent of (2). (4) is computed
 by finite differences for the checks. TRPO never forms F: it only needs

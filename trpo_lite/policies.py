@@ -1,8 +1,8 @@
 """Stochastic policies pi_theta(a | s) on a flat parameter vector ``theta``.
 
 A policy is a network that maps a state to the parameters of a distribution, the
-*distribution parameters* ``dist_params`` (written eta(s) in notebooks 02 and 04; in the code
-``eta`` is kept for the expected return eta(pi) of notebook 05):
+*distribution parameters* ``dist_params`` (written psi(s) in notebooks 02, 04 and 07; eta is
+kept for the expected return eta(pi) of notebook 05):
 
 * ``CategoricalPolicy``: dist_params = logits (A,), pi(a|s) = softmax(logits)_a.
 * ``GaussianPolicy``: dist_params = [mu (k,), log_std (k,)], a ~ N(mu(s), diag(exp(log_std))^2);

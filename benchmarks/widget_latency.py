@@ -1,7 +1,7 @@
 """Widget latency in a real JupyterLab: from a slider's input event to new pixels in the figure.
 
 For each explorer (01 lr / updates, 02 delta, 03 delta / damping, 04 iterations / kappa(A),
-06 delta / backtrack / max backtr.) this
+05 scale s, 06 delta / backtrack / max backtr.) this
 opens the notebook in JupyterLab (a copy with outputs cleared), runs it (Run All Cells), and
 moves each slider `--moves` times by key presses (ArrowRight/ArrowLeft on the focused handle)
 and `--moves` times by a drag (mouse down on the handle, several mouse moves, mouse up). Each
@@ -62,12 +62,14 @@ class Slider:
 
 
 # notebook -> sliders (each explorer's every slider). Every move must change the figure; 06's
-# max_backtracks is moved within 0..3 after Home, where it also changes the attempts drawn.
+# max_backtracks is moved within 0..3 after Home, where it also changes the attempts drawn;
+# 05's scale s starts at its maximum (1), so Home first: the moves go right from 1e-4.
 EXPLORERS = {
     "01_policy_gradient": [Slider("lr"), Slider("updates")],
     "02_kl_and_fisher": [Slider("delta")],
     "03_natural_gradient": [Slider("delta"), Slider("damping")],
     "04_conjugate_gradient": [Slider("iterations"), Slider("kappa(A)")],
+    "05_monotonic_improvement": [Slider("scale s", setup="Home")],
     "06_trpo": [Slider("delta"), Slider("backtrack", drag_frac=0.12),
                 Slider("max backtr.", window=3, setup="Home", drag_frac=0.1)],
 }
@@ -261,12 +263,12 @@ def fmt(x):
     return "-" if x is None else f"{x:.0f}"
 
 
-HEADER = (f"{'explorer':<22} {'slider':<12} {'mode':<5} {'figure':<6} {'n':>3} {'miss':>4} "
+HEADER = (f"{'explorer':<24} {'slider':<12} {'mode':<5} {'figure':<6} {'n':>3} {'miss':>4} "
           f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}  load(1m) others")
 
 
 def format_row(r):
-    return (f"{r['notebook']:<22} {r['slider']:<12} {r['mode']:<5} {str(r['figure']):<6} "
+    return (f"{r['notebook']:<24} {r['slider']:<12} {r['mode']:<5} {str(r['figure']):<6} "
             f"{r['n']:>3} {r['misses']:>4} {fmt(r['p50_ms']):>7} {fmt(r['p95_ms']):>7} "
             f"{fmt(r['max_ms']):>7}  {r['loadavg_before'][0]:>8.2f} "
             + ("-" if r.get("others_cores") is None else f"{r['others_cores']:.2f}"))

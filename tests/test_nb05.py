@@ -280,3 +280,109 @@ def test_shift_figure_fits_the_slopes_and_draws_the_gap_under_both_bounds():
     np.testing.assert_allclose(gap, [abs(g.gap) for g in gaps])
     assert all(np.all(v >= gap) for k, v in right.items() if not k.startswith("gap"))
     assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+
+
+# ------------------------------------------- the penalty-scale explorer (section 11, ch05_explorer)
+from trpo_lite.course import ch05_explorer  # noqa: E402
+
+
+def notebook_mdp():
+    """Section 0's MDP and old logits (seed 1), as the notebook draws them."""
+    rng = np.random.default_rng(1)
+    mdp = tab.random_mdp(4, 2, 0.9, rng)
+    return mdp, 0.5 * rng.standard_normal((4, 2))
+
+
+@pytest.fixture(scope="module")
+def penalty_runs():
+    mdp, logits_old = notebook_mdp()
+    return ch05_explorer.PenaltyScaleRuns(mdp, logits_old, n_iters=30, p0=0.1)
+
+
+@pytest.mark.parametrize("p_old, C", [(0.5, 0.3), (0.1, 5.0), (0.9, 1.0), (0.6, 300.0), (0.02, 0.05)])
+def test_blind_mm_step_is_the_maximiser_of_the_bound_over_state_blind_policies(p_old, C):
+    mdp, _ = notebook_mdp()
+    p_new = ch05_explorer.blind_mm_step(mdp, p_old, C)
+    pi_old = ch05_explorer.blind_policy(p_old, mdp.n_states)
+    grid = np.linspace(1e-4, 1 - 1e-4, 2001)
+    M = np.array([tab.lower_bound(mdp, pi_old, ch05_explorer.blind_policy(p, mdp.n_states), C)
+                  for p in grid])
+    assert abs(p_new - grid[np.argmax(M)]) < 1e-3
+    M_new = tab.lower_bound(mdp, pi_old, ch05_explorer.blind_policy(p_new, mdp.n_states), C)
+    assert M_new >= M.max() - 1e-12
+
+
+def test_blind_mm_step_rejects_bad_input():
+    mdp, _ = notebook_mdp()
+    with pytest.raises(ValueError, match="C must be"):
+        ch05_explorer.blind_mm_step(mdp, 0.5, 0.0)
+    with pytest.raises(ValueError, match="p must lie"):
+        ch05_explorer.blind_mm_step(mdp, 1.0, 1.0)
+    with pytest.raises(ValueError, match="2 actions"):
+        ch05_explorer.blind_mm_step(tab.random_mdp(3, 3, 0.9, np.random.default_rng(0)), 0.5, 1.0)
+    with pytest.raises(TypeError, match="PenaltyScaleRuns"):
+        ch05_explorer.penalty_scale_explorer(None)
+
+
+def test_tabular_scaled_run_at_s_one_is_the_notebooks_mm_run(penalty_runs):
+    mdp, logits_old = notebook_mdp()
+    mm = tab.mm_run(mdp, logits_old, 30)
+    run = penalty_runs.tabular[-1]
+    assert ch05_explorer.SCALES[-1] == 1.0
+    np.testing.assert_allclose(run.etas, mm.etas, atol=1e-12)
+    np.testing.assert_allclose(run.bounds, mm.bounds, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_tabular_mm_never_loses_return_even_with_a_tiny_penalty(seed):
+    """Policy improvement: each state's advantage sum under the maximiser of M is >= 0."""
+    mdp, logits, _ = random_case(40 + seed, S=4, A=3, gamma=0.9)
+    for scale in (1e-4, 1e-2):
+        run = ch05_explorer.tabular_scaled_run(mdp, logits, 8, scale)
+        assert np.diff(run.etas).min() > -1e-9
+        for pi_old, pi_new in zip(run.policies[:-1], run.policies[1:]):
+            assert np.sum(pi_new * tab.advantages(mdp, pi_old), axis=1).min() > -1e-9
+
+
+def test_state_blind_mm_is_monotone_at_the_theorems_C_and_breaks_for_a_small_one(penalty_runs):
+    mdp, _ = notebook_mdp()
+    blind = penalty_runs.blind
+    assert np.diff(blind[-1].etas).min() > -1e-12            # s = 1: the theorem's guarantee
+    brk = penalty_runs.breaking_point()
+    assert (brk["s_low"], brk["s_high"]) == (ch05_explorer.SCALES[6], ch05_explorer.SCALES[7])
+    # the drop is real: recompute eta of the run's policies from the library
+    run = blind[penalty_runs.index(brk["s_low"])]
+    i = run.drops()[0]
+    eta_before, eta_after = (tab.eta(mdp, run.policies[j]) for j in (i - 1, i))
+    assert eta_before - eta_after > 1e-3 and abs(eta_before - eta_after - (run.etas[i - 1] - run.etas[i])) < 1e-12
+    assert brk["drop_low"] > 1e-3 and brk["fall_high"] < 1e-12 and brk["gain_high"] > 1e-3
+    # every run from s_high up is monotone, every run below s_low drops
+    k = penalty_runs.index(brk["s_high"])
+    assert all(len(r.drops()) == 0 for r in blind[k:]) and all(len(r.drops()) > 0 for r in blind[:k])
+    # a drop is a fall of eta beyond DROP_TOL, nothing else
+    fake = ch05_explorer.ScaledRun(1.0, np.array([0.0, 1.0, 1.0 - 1e-12, 0.5, 0.7]), np.zeros(4),
+                                   np.ones(4), np.zeros((5, 4, 2)))
+    assert fake.drops().tolist() == [3]
+
+
+def test_penalty_scale_explorer_moves_the_drawn_data(penalty_runs):
+    w = ch05_explorer.penalty_scale_explorer(penalty_runs)
+    (slider,) = [c for c in w.children if getattr(c, "description", "") == "scale s"]
+    first = w.result
+    assert first["scale"] == 1.0 and len(first["blind_drops"]) == 0
+    assert "scale s = 1" in repr(w)
+    tab_line, blind_line = w.artists["moving"][:2]
+    y_before = np.array(blind_line.get_ydata()).copy()
+    slider.value = 10 ** -2.8                                  # s = 0.0016: the state-blind run drops
+    r = w.result
+    assert r["index"] == 6 and len(r["blind_drops"]) >= 10 and len(r["tabular_drops"]) == 0
+    assert not np.allclose(np.array(blind_line.get_ydata()), y_before)
+    drop_marks = w.artists["moving"][3]
+    assert len(drop_marks.get_xdata()) == len(r["blind_drops"])
+    assert r["step"] == r["blind_drops"][0] and r["p_new"] != first["p_new"]
+    np.testing.assert_allclose(r["M"][np.argmin(np.abs(ch05_explorer.P_GRID - r["p_old"]))],
+                               r["L"][np.argmin(np.abs(ch05_explorer.P_GRID - r["p_old"]))], atol=0.05)
+    # drawn without a browser, the same numbers
+    fig = plt.figure()
+    drawn = ch05_explorer.draw_penalty_scale(fig, penalty_runs, 10 ** -2.8)
+    np.testing.assert_array_equal(drawn["blind_etas"], r["blind_etas"])

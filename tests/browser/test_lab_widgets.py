@@ -40,6 +40,9 @@ PLANS = {
     "02_kl_and_fisher": [("delta", "ArrowRight", +1)],
     "03_natural_gradient": [("delta", "ArrowRight", +1), ("damping", "ArrowRight", +1)],
     "04_conjugate_gradient": [("iterations", "ArrowRight", +1), ("kappa(A)", "ArrowRight", +1)],
+    # 05: the scale starts at 1 (its maximum): down a step, then to 1e-4 (Home), where the
+    # state-blind run keeps losing return
+    "05_monotonic_improvement": [("scale s", "ArrowLeft", -1), ("scale s", "Home", -1)],
     "06_trpo": [("delta", "ArrowRight", +1), ("backtrack", "ArrowLeft", -1),
                 ("max backtr.", "Home", -1)],
 }

@@ -20,6 +20,7 @@ One chapter each (self-checks of the exercises, one-off figures, the explorer):
     ch03              03 natural gradient: natural step checks; reparametrisation, NPG KL figures
     ch04              04 conjugate gradient: CG, Fisher-vector product; CG-vs-steepest-descent explorer
     ch05              05 monotonic improvement: tabular checks; bound and MM figures
+    ch05_explorer     05 monotonic improvement: MM at a scaled penalty s C; penalty-scale explorer
     ch06_checks       06 TRPO: line search, full step, accept/reject checks
     ch06_figures      06 TRPO: line-search table, training and data/ figures; line-search explorer
     ch07_checks       07 beyond TRPO: clipped objective, its gradient weights, Gaussian KL checks

@@ -49,7 +49,7 @@ VENV=build/.venv-mutation
 WORK=${WORK:-build/mutation}   # another WORK keeps a second set of results apart
 PYTHON=${PYTHON:-python3}
 MAX_CHILDREN=${MAX_CHILDREN:-1}
-CORE=(cg linesearch fisher policies mlp algos rollout value train config validate mdp)
+CORE=(cg linesearch fisher policies mlp algos rollout value train config validate mdp monotonic)
 if [ $# -gt 0 ]; then MODULES=("$@"); else MODULES=("${CORE[@]}"); fi
 for m in "${MODULES[@]}"; do
   [ -f "trpo_lite/$m.py" ] || { echo "no module trpo_lite/$m.py" >&2; exit 2; }

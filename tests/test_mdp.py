@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from trpo_lite import mdp as tab  # the exact tabular tools (``mdp`` is the MDP at hand)
+from trpo_lite import monotonic
 from trpo_lite.course.checking import central_difference_gradient
 
 SEEDS = range(6)
@@ -102,7 +103,7 @@ def test_surrogate_equals_eta_at_the_old_policy(seed):
 def test_grad_eta_softmax_matches_central_differences(seed):
     mdp, logits, _ = make_case(seed)
     fd = central_difference_gradient(lambda z: tab.eta(mdp, tab.softmax_policy(z)), logits, 1e-5)
-    assert rel_error(tab.grad_eta_softmax(mdp, logits), fd) < 1e-6
+    assert rel_error(monotonic.grad_eta_softmax(mdp, logits), fd) < 1e-6
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -111,7 +112,7 @@ def test_grad_surrogate_softmax_matches_central_differences(seed):
     logits = logits_old + rng.normal(size=logits_old.shape)
     pi_old = tab.softmax_policy(logits_old)
     fd = central_difference_gradient(lambda z: tab.surrogate(mdp, pi_old, tab.softmax_policy(z)), logits, 1e-5)
-    assert rel_error(tab.grad_surrogate_softmax(mdp, logits_old, logits), fd) < 1e-6
+    assert rel_error(monotonic.grad_surrogate_softmax(mdp, logits_old, logits), fd) < 1e-6
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -121,8 +122,8 @@ def test_surrogate_gradient_equals_eta_gradient_at_the_old_policy(seed):
     fd_L = central_difference_gradient(lambda z: tab.surrogate(mdp, pi_old, tab.softmax_policy(z)), logits, 1e-5)
     fd_eta = central_difference_gradient(lambda z: tab.eta(mdp, tab.softmax_policy(z)), logits, 1e-5)
     assert rel_error(fd_L, fd_eta) < 1e-6
-    np.testing.assert_allclose(tab.grad_surrogate_softmax(mdp, logits, logits),
-                               tab.grad_eta_softmax(mdp, logits), atol=1e-12)
+    np.testing.assert_allclose(monotonic.grad_surrogate_softmax(mdp, logits, logits),
+                               monotonic.grad_eta_softmax(mdp, logits), atol=1e-12)
 
 
 # ------------------------------------------------------------------ KL and the bound
@@ -167,7 +168,7 @@ def test_penalty_coefficient_is_four_eps_gamma_over_one_minus_gamma_squared():
 @pytest.mark.parametrize("seed", SEEDS)
 def test_mm_run_improves_eta_monotonically(seed):
     mdp, logits, _ = make_case(seed)
-    run = tab.mm_run(mdp, logits, n_iters=8)
+    run = monotonic.mm_run(mdp, logits, n_iters=8)
     assert run.etas.shape == (9,) and run.kls.shape == (8,) and run.logits.shape == (9,) + logits.shape
     assert np.all(np.diff(run.etas) >= -1e-12)
     assert run.etas[-1] > run.etas[0]                 # it actually moves
@@ -177,7 +178,7 @@ def test_mm_run_improves_eta_monotonically(seed):
 def test_mm_step_is_a_local_maximiser_of_the_bound():
     mdp, logits, rng = make_case(2)
     pi_old = tab.softmax_policy(logits)
-    step = tab.mm_step(mdp, logits)
+    step = monotonic.mm_step(mdp, logits)
     M_star = tab.lower_bound(mdp, pi_old, tab.softmax_policy(step.logits))
     assert M_star == pytest.approx(step.bound, abs=1e-12)
     assert M_star > step.eta_old

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from trpo_lite import mdp as tab
+from trpo_lite import monotonic
 from trpo_lite.course import ch05
 from trpo_lite.course.checking import central_difference_hessian
 from trpo_lite.linesearch import backtracking_line_search
@@ -181,7 +182,7 @@ def test_tabular_natural_gradient_is_the_advantage_over_one_minus_gamma(seed):
     rho = tab.discounted_visitation(mdp, pi)
     F = mean_kl_hessian_fd(pi, logits, rho)
     x = tab.advantages(mdp, pi) / (1 - mdp.gamma)
-    g = tab.grad_eta_softmax(mdp, logits)
+    g = monotonic.grad_eta_softmax(mdp, logits)
     np.testing.assert_allclose(F @ x.ravel(), g.ravel(), rtol=1e-5, atol=1e-6)
     # the block formula the notebook writes down is that same Hessian
     rho_norm = (1 - mdp.gamma) * rho
@@ -199,7 +200,7 @@ def test_kl_constrained_natural_step_keeps_mean_kl_within_delta_and_improves_eta
     S, A = logits.shape
     pi = tab.softmax_policy(logits)
     A_pi, rho = tab.advantages(mdp, pi), tab.discounted_visitation(mdp, pi)
-    g = tab.grad_eta_softmax(mdp, logits)
+    g = monotonic.grad_eta_softmax(mdp, logits)
     x = A_pi / (1 - mdp.gamma)
     full_step = np.sqrt(2 * delta / np.sum(x * g)) * x
     result = backtracking_line_search(
@@ -219,7 +220,7 @@ def test_constraint_multiplier_matches_the_quadratic_kl_step():
     mdp, logits, _ = random_case(3)
     pi = tab.softmax_policy(logits)
     x = tab.advantages(mdp, pi) / (1 - mdp.gamma)
-    g = tab.grad_eta_softmax(mdp, logits)
+    g = monotonic.grad_eta_softmax(mdp, logits)
     delta = 0.02
     lam = np.sqrt(np.sum(x * g) / (2 * delta))
     step = x / lam                                    # argmax g.s - lam * 0.5 s^T F s
@@ -230,7 +231,7 @@ def test_mm_with_the_theorem_C_is_much_slower_than_a_kl_constrained_step():
     """The notebook's conservativeness claim, on a second MDP, in 5 iterations of each."""
     mdp, logits, _ = random_case(21, S=3, A=2)
     eta0 = tab.eta(mdp, tab.softmax_policy(logits))
-    mm = tab.mm_run(mdp, logits, 5)
+    mm = monotonic.mm_run(mdp, logits, 5)
     assert np.all(np.diff(mm.etas) >= 0)
     assert np.max(mm.kls) < 1e-2 * 0.01               # MM steps are far below delta = 0.01
     S, A = logits.shape
@@ -239,7 +240,7 @@ def test_mm_with_the_theorem_C_is_much_slower_than_a_kl_constrained_step():
         pi = tab.softmax_policy(z)
         A_pi, rho = tab.advantages(mdp, pi), tab.discounted_visitation(mdp, pi)
         x = A_pi / (1 - mdp.gamma)
-        g = tab.grad_eta_softmax(mdp, z)
+        g = monotonic.grad_eta_softmax(mdp, z)
         full_step = np.sqrt(2 * 0.01 / np.sum(x * g)) * x
         z = backtracking_line_search(
             z.ravel(), full_step.ravel(),
@@ -326,7 +327,7 @@ def test_blind_mm_step_rejects_bad_input():
 
 def test_tabular_scaled_run_at_s_one_is_the_notebooks_mm_run(penalty_runs):
     mdp, logits_old = notebook_mdp()
-    mm = tab.mm_run(mdp, logits_old, 30)
+    mm = monotonic.mm_run(mdp, logits_old, 30)
     run = penalty_runs.tabular[-1]
     assert ch05_explorer.SCALES[-1] == 1.0
     np.testing.assert_allclose(run.etas, mm.etas, atol=1e-12)

@@ -1,11 +1,11 @@
 """Notebook 05, section 11: the penalty-scale explorer -- how small can the bound's C be?
 
 MM with the penalty scaled, C_used = s * C (C = 4 eps gamma / (1 - gamma)^2 of the current
-policy, recomputed every iteration as in ``mdp.mm_run``), for s from 1 down to 1e-4, in two
+policy, recomputed every iteration as in ``monotonic.mm_run``), for s from 1 down to 1e-4, in two
 policy classes on the same MDP:
 
 * the tabular softmax of section 10 (one logit per state and action), stepped by
-  ``mdp.mm_step``. It never loses return, whatever s: the maximiser of M keeps
+  ``monotonic.mm_step``. It never loses return, whatever s: the maximiser of M keeps
   sum_a new(a|s) A_old(s,a) >= 0 in every state (resetting a state to the old policy would
   raise L and not raise max_s KL), and the performance-difference identity then gives
   eta(new) - eta(old) = sum_s rho_new(s) sum_a new(a|s) A_old(s,a) >= 0 (policy improvement);
@@ -25,16 +25,8 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 
-from ..mdp import (
-    TabularMDP,
-    advantages,
-    discounted_visitation,
-    eta,
-    lower_bound,
-    mm_step,
-    penalty_coefficient,
-    softmax_policy,
-)
+from ..mdp import TabularMDP, advantages, discounted_visitation, eta, lower_bound, penalty_coefficient, softmax_policy
+from ..monotonic import mm_step
 from ..validate import check_array, check_integer
 from .figures import Explorer
 
@@ -96,7 +88,7 @@ class ScaledRun:
 
 
 def tabular_scaled_run(mdp, logits0, n_iters, scale):
-    """``mdp.mm_run`` with the penalty scale * penalty_coefficient(mdp, pi_i) at every step.
+    """``monotonic.mm_run`` with the penalty scale * penalty_coefficient(mdp, pi_i) at every step.
 
     A step that keeps the old logits is repeated identically, so the run stops computing there
     and repeats it (mm_step is a deterministic function of the logits).

@@ -23,6 +23,8 @@
 #   WORK=build/mutation  the snapshot folder; another one keeps a second set of results apart
 #   FROM=HEAD          take the snapshot from this commit (`git archive`) instead of the
 #                      checkout: a consistent tree while other work is in progress in it
+#                      (recorded in $WORK/from-commit; RETEST=1 takes the tests from that
+#                      commit even if FROM=HEAD has moved on since)
 #   OVERLAY="tests/test_x.py ..."  checkout files copied over the snapshot (with FROM: the
 #                      new tests being written; with RETEST=1 they are copied again)
 #                      (the report, build/mutation-report.md, is the last run's either way)
@@ -109,6 +111,16 @@ if [ "${KEEP:-0}" != 1 ] || [ ! -d "$WORK/mutants" ]; then
   rm -rf "$WORK"
   mkdir -p "$WORK"
   copy_tree "$WORK" trpo_lite "${READ_BY_TESTS[@]}"
+  if [ -n "${FROM:-}" ]; then git rev-parse "$FROM^{commit}" > "$WORK/from-commit"; fi
+fi
+if [ "$RETEST" = 1 ] && [ -n "${FROM:-}" ] && [ -f "$WORK/from-commit" ]; then
+  # the tests of the snapshot's commit (plus OVERLAY), not those of a FROM that has moved on
+  # since (HEAD after a commit): they may call library code the snapshot does not have
+  snap=$(cat "$WORK/from-commit")
+  if [ "$(git rev-parse "$FROM^{commit}")" != "$snap" ]; then
+    echo "=== FROM=$FROM is no longer the snapshot's commit: tests taken from $snap"
+    FROM=$snap
+  fi
 fi
 if [ "$RETEST" = 1 ]; then
   echo "=== copying the tests and the files they read into $WORK (not trpo_lite/)"

@@ -9,6 +9,7 @@ explorer is.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import io
@@ -67,7 +68,7 @@ class Explorer(widgets.VBox):
         canvas.toolbar_visible = False
         self.name, self.controls, self._update = name, dict(controls), update
         self.artists = build(self.figure, **fixed)
-        self._backgrounds, self._size = {}, None
+        self._backgrounds, self._size, self._draw_pending = {}, None, False
         canvas.mpl_connect("draw_event", self._on_full_draw)
         self.result = self._run_update()
         for control in self.controls.values():
@@ -87,6 +88,21 @@ class Explorer(widgets.VBox):
 
     def _changed(self, _change):
         self.result = self._run_update()
+        try:                                  # in a kernel: draw when the kernel is free (below)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:                  # no event loop (tests, scripts): draw now
+            loop = None
+        if loop is None:
+            self._draw()
+        elif not self._draw_pending:
+            self._draw_pending = True
+            loop.call_soon(self._draw)
+
+    def _draw(self):
+        """Draw the moving artists of the last update. In a kernel this runs after the slider's
+        message is answered, so the browser sends the next value (a drag's next position) while
+        this frame is drawn; values that arrive meanwhile are all applied before the one draw."""
+        self._draw_pending = False
         canvas = self.figure.canvas
         background = self._backgrounds.get(self.artists.get("view"))
         if background is None:

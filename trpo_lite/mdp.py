@@ -209,7 +209,7 @@ def _two_policies(pi_old, pi_new):
 def kl_per_state(pi_old, pi_new):
     """KL(old(.|s) || new(.|s)) = sum_a old log(old / new) for every row s -> (S,)."""
     p, q = _two_policies(pi_old, pi_new)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):   # 0 * log(0) where old never acts
         terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q)), 0.0)
     return terms.sum(axis=1)
 

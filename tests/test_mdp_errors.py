@@ -1,0 +1,78 @@
+"""Bad input to the exact-MDP tools gets an error that names the argument, and the edge cases
+of their checks (zero probabilities, zero and fractional weights, huge logits) give the right
+numbers. Written against the survivors of scripts/mutation.sh mdp monotonic."""
+import warnings
+
+import numpy as np
+import pytest
+
+from trpo_lite import mdp as tab
+from trpo_lite import monotonic
+
+HALF = np.full((2, 2), 0.5)
+
+
+@pytest.mark.parametrize("fn", [tab.kl_per_state, tab.tv_per_state])
+def test_two_policy_functions_name_the_bad_policy(fn):
+    with pytest.raises(ValueError, match=r"^pi_old must be 2-D"):
+        fn(np.array([0.5, 0.5]), HALF)
+    with pytest.raises(ValueError, match=r"^pi_new must have shape"):
+        fn(HALF, np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match=r"^pi_old must be non-negative and sum to 1"):
+        fn(np.array([[0.7, 0.7], [0.5, 0.5]]), HALF)
+    with pytest.raises(ValueError, match=r"^pi_new must be non-negative and sum to 1"):
+        fn(HALF, np.array([[0.7, 0.7], [0.5, 0.5]]))
+
+
+def test_kl_skips_the_actions_old_never_takes_without_a_warning():
+    p = np.array([[1.0, 0.0], [0.25, 0.75]])
+    q = np.array([[0.5, 0.5], [0.5, 0.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # log(0) must not warn
+        kl = tab.kl_per_state(p, q)
+        same = tab.kl_per_state(p, p)
+    np.testing.assert_allclose(kl, [np.log(2.0), 0.25 * np.log(0.5) + 0.75 * np.log(1.5)], rtol=1e-14)
+    np.testing.assert_array_equal(same, [0.0, 0.0])
+    assert tab.kl_per_state(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]]))[0] == np.inf
+
+
+def test_mean_kl_weights_checked_and_used_as_given():
+    p = np.array([[0.9, 0.1], [0.5, 0.5]])
+    q = np.array([[0.6, 0.4], [0.2, 0.8]])
+    kl = tab.kl_per_state(p, q)
+    with pytest.raises(ValueError, match=r"^weights must have shape"):
+        tab.mean_kl(p, q, np.ones(3))
+    for bad in ([-0.5, 1.0], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="weights must be non-negative with a positive sum"):
+            tab.mean_kl(p, q, np.array(bad))
+    assert tab.mean_kl(p, q, np.array([0.0, 0.3])) == pytest.approx(kl[1], rel=1e-14)   # a zero weight
+    assert tab.mean_kl(p, q, np.array([0.1, 0.3])) == pytest.approx((0.1 * kl[0] + 0.3 * kl[1]) / 0.4,
+                                                                    rel=1e-14)   # a sum below 1
+
+
+def test_random_mdp_names_its_bad_argument():
+    rng = np.random.default_rng(0)
+    with pytest.raises(TypeError, match=r"^rng must be a numpy\.random\.Generator$"):
+        tab.random_mdp(2, 2, 0.9, 0)
+    with pytest.raises(ValueError, match=r"^n_states must be a positive integer, got 0$"):
+        tab.random_mdp(0, 2, 0.9, rng)
+    with pytest.raises(ValueError, match=r"^n_actions must be a positive integer, got 1\.5$"):
+        tab.random_mdp(2, 1.5, 0.9, rng)
+
+
+def test_softmax_policy_is_row_wise_and_stable_for_huge_logits():
+    with pytest.raises(ValueError, match=r"^logits must be 2-D"):
+        tab.softmax_policy(np.ones(3))
+    pi = tab.softmax_policy(np.array([[1000.0, 1001.0], [0.0, 1.0]]))
+    row = np.array([1.0, np.e]) / (1.0 + np.e)
+    np.testing.assert_allclose(pi, [row, row], rtol=1e-14)
+
+
+def test_mm_run_names_bad_logits_and_iterations():
+    mdp = tab.random_mdp(2, 2, 0.9, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"^logits0 must have shape \(2, 2\)"):
+        monotonic.mm_run(mdp, np.zeros((3, 2)), 1)
+    with pytest.raises(ValueError, match=r"^n_iters must be an integer >= 0"):
+        monotonic.mm_run(mdp, np.zeros((2, 2)), 1.5)
+    run = monotonic.mm_run(mdp, np.zeros((2, 2)), 0)
+    assert run.etas.shape == (1,) and run.kls.shape == (0,) and run.logits.shape == (1, 2, 2)

@@ -76,3 +76,52 @@ def test_mm_run_names_bad_logits_and_iterations():
         monotonic.mm_run(mdp, np.zeros((2, 2)), 1.5)
     run = monotonic.mm_run(mdp, np.zeros((2, 2)), 0)
     assert run.etas.shape == (1,) and run.kls.shape == (0,) and run.logits.shape == (1, 2, 2)
+
+
+# ---- monotonic.mm_step: the penalty it is given, and the numbers it reports -------------------
+def _mm_case():
+    rng = np.random.default_rng(4)
+    return tab.random_mdp(4, 2, 0.9, rng), 0.5 * rng.standard_normal((4, 2))
+
+
+def test_mm_step_checks_its_arguments():
+    mdp, z = _mm_case()
+    with pytest.raises(ValueError, match=r"^logits_old must have shape \(4, 2\)"):
+        monotonic.mm_step(mdp, z[:3])
+    for bad in (-1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"^C must be a finite number >= 0"):
+            monotonic.mm_step(mdp, z, C=bad)
+    for fine in (0.0, 0.5):
+        assert monotonic.mm_step(mdp, z, C=fine).C == fine
+
+
+def test_mm_step_uses_the_penalty_it_is_given_and_reports_its_numbers():
+    mdp, z = _mm_case()
+    pi_old = tab.softmax_policy(z)
+    C_theorem = tab.penalty_coefficient(mdp, pi_old)
+    strict, loose = monotonic.mm_step(mdp, z), monotonic.mm_step(mdp, z, C=0.01 * C_theorem)
+    assert strict.C == pytest.approx(C_theorem) and loose.C == pytest.approx(0.01 * C_theorem)
+    assert loose.max_kl > 3 * strict.max_kl, "a 100x smaller penalty should take a larger step"
+    assert loose.eta_new > loose.eta_old, "the loose step on this MDP improves eta"
+    for step in (strict, loose):
+        pi_new = tab.softmax_policy(step.logits)
+        assert step.eta_old == pytest.approx(tab.eta(mdp, pi_old), rel=1e-12)
+        assert step.eta_new == pytest.approx(tab.eta(mdp, pi_new), rel=1e-12)
+        assert step.surrogate == pytest.approx(tab.surrogate(mdp, pi_old, pi_new), rel=1e-12)
+        assert step.max_kl == pytest.approx(tab.max_kl(pi_old, pi_new), rel=1e-12, abs=1e-15)
+        assert step.bound == pytest.approx(tab.lower_bound(mdp, pi_old, pi_new, step.C), rel=1e-12)
+        assert step.bound == pytest.approx(step.surrogate - step.C * step.max_kl, rel=1e-12)
+
+
+def test_mm_run_records_every_step_of_mm_step():
+    mdp, z = _mm_case()
+    run = monotonic.mm_run(mdp, z, 3, C=5.0)
+    assert run.etas.shape == (4,) and run.kls.shape == run.bounds.shape == (3,)
+    assert run.logits.shape == (4, 4, 2)
+    np.testing.assert_array_equal(run.logits[0], z)
+    for i in range(3):
+        step = monotonic.mm_step(mdp, run.logits[i], C=5.0)
+        np.testing.assert_allclose(run.logits[i + 1], step.logits, rtol=1e-12)
+        assert run.etas[i + 1] == pytest.approx(step.eta_new, rel=1e-12)
+        assert run.kls[i] == pytest.approx(step.max_kl, rel=1e-9, abs=1e-15)
+        assert run.bounds[i] == pytest.approx(step.bound, rel=1e-12)

@@ -25,7 +25,16 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 
-from ..mdp import TabularMDP, advantages, discounted_visitation, eta, lower_bound, penalty_coefficient, softmax_policy
+from ..mdp import (
+    TabularMDP,
+    advantages,
+    discounted_visitation,
+    eta,
+    kl_per_state,
+    lower_bound,
+    penalty_coefficient,
+    softmax_policy,
+)
 from ..monotonic import mm_step
 from ..validate import check_array, check_integer
 from .figures import Explorer
@@ -44,6 +53,13 @@ def blind_policy(p, n_states):
     return np.tile([1.0 - p, p], (int(n_states), 1))
 
 
+def _blind_slope(mdp, pi_old):
+    """b = dL_old/dp = sum_s rho_old(s) (A_old(s,1) - A_old(s,0)) for state-blind policies:
+    L_old(p) = eta_old + b (p - p_old) is linear in the shared p."""
+    A_old = advantages(mdp, pi_old)
+    return float(discounted_visitation(mdp, pi_old) @ (A_old[:, 1] - A_old[:, 0]))
+
+
 def blind_mm_step(mdp, p_old, C):
     """The maximiser of M_old(p) = L_old(p) - C KL(p_old || p) over state-blind policies.
 
@@ -58,9 +74,7 @@ def blind_mm_step(mdp, p_old, C):
     C = float(C)
     if not np.isfinite(C) or C <= 0:
         raise ValueError(f"C must be a finite number > 0, got {C!r}")
-    pi_old = blind_policy(p_old, mdp.n_states)
-    A_old = advantages(mdp, pi_old)
-    b = float(discounted_visitation(mdp, pi_old) @ (A_old[:, 1] - A_old[:, 0]))
+    b = _blind_slope(mdp, blind_policy(p_old, mdp.n_states))
     if b == 0.0:
         return float(p_old)
     q_old = p_old if b > 0 else 1.0 - p_old          # the probability the step raises
@@ -191,10 +205,8 @@ class PenaltyScaleRuns:
         L_old(p) = eta_old + b (p - p_old) (see ``blind_mm_step``) and the KL of two actions."""
         run = self.blind[k]
         pi_old, C, q = run.policies[i - 1], run.Cs[i - 1], run.policies[i - 1][0, 1]
-        A_old = advantages(self.mdp, pi_old)
-        b = float(discounted_visitation(self.mdp, pi_old) @ (A_old[:, 1] - A_old[:, 0]))
-        L = run.etas[i - 1] + b * (P_GRID - q)
-        kl = q * np.log(q / P_GRID) + (1.0 - q) * np.log((1.0 - q) / (1.0 - P_GRID))
+        L = run.etas[i - 1] + _blind_slope(self.mdp, pi_old) * (P_GRID - q)
+        kl = kl_per_state(np.tile([1.0 - q, q], (len(P_GRID), 1)), np.column_stack([1.0 - P_GRID, P_GRID]))
         return L, L - C * kl
 
 

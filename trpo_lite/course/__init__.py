@@ -8,7 +8,9 @@ Shared by several notebooks:
     checking          the self-check engine: run a student's function on cases, compare it
                       with the reference, name the mistake; central differences (02, 05, 07)
     figures           the running example's map, paths, the KL ball's contour and ellipse,
-                      learning curves with the solve line, colours, the explorers' wrapper
+                      learning curves with the solve line, colours
+    explorer          the explorers' widget: figure built once, only what moves redrawn,
+                      neighbouring views prefetched; a static picture before a kernel runs
     running_example   the two-state example of 01-03, 06, 07: exact J, grad J, Fisher, KL,
                       surrogate; vanilla and natural paths; one exact TRPO step
     ppo_example       PPO's clipped objective per sample and exactly on the example (07)

@@ -15,7 +15,8 @@ from ..mlp import linear
 from ..policies import CategoricalPolicy
 from ..rollout import discounted_returns, gae
 from .checking import SelfCheckFailed, call_student, compare_with_hints, report
-from .figures import Explorer, draw_path, running_example_map
+from .explorer import Explorer
+from .figures import draw_path, running_example_map
 from .running_example import gradient_ascent_path, gradient_ascent_paths, running_example, soft_values
 
 

@@ -16,16 +16,8 @@ from ..fisher import fisher_empirical
 from ..mlp import MLP, linear
 from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import SelfCheckFailed, compare
-from .figures import (
-    Explorer,
-    delta_slider,
-    kl_contour_artist,
-    kl_contour_legend,
-    kl_ellipse,
-    kl_level_set,
-    running_example_map,
-    theta_old_menu,
-)
+from .explorer import Explorer, delta_slider, theta_old_menu
+from .figures import kl_contour_artist, kl_contour_legend, kl_ellipse, kl_level_set, running_example_map
 from .running_example import running_example
 
 

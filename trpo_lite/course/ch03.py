@@ -22,7 +22,8 @@ from ..mdp import random_mdp
 from ..mlp import MLP
 from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import SelfCheckFailed, compare, compare_with_hints, require_implemented
-from .figures import Explorer, delta_slider, draw_path, running_example_map
+from .explorer import Explorer, delta_slider
+from .figures import draw_path, running_example_map
 from .running_example import TwoStateExample, gradient_ascent_path, natural_gradient_path, running_example
 
 

@@ -18,7 +18,7 @@ from ..fisher import fisher_vector_product
 from ..mlp import MLP
 from ..policies import CategoricalPolicy, GaussianPolicy
 from .checking import SelfCheckFailed, compare
-from .figures import Explorer
+from .explorer import Explorer
 
 
 # ------------------------------------------------------------------ self-checks

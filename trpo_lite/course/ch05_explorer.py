@@ -37,7 +37,7 @@ from ..mdp import (
 )
 from ..monotonic import mm_step
 from ..validate import check_array, check_integer
-from .figures import Explorer
+from .explorer import Explorer
 
 SCALE_EXPONENTS = np.round(np.arange(-4.0, 0.01, 0.2), 1)    # the slider's log10(s) grid
 SCALES = 10.0 ** SCALE_EXPONENTS                              # s = 1e-4 ... 1, 21 values

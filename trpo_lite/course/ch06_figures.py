@@ -14,10 +14,9 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
 from .. import experiments
+from .explorer import Explorer, delta_slider, theta_old_menu
 from .figures import (
     ALGO_COLORS,
-    Explorer,
-    delta_slider,
     draw_J_contours,
     draw_solve_line,
     kl_contour_artist,
@@ -26,7 +25,6 @@ from .figures import (
     kl_level_set,
     nice_ceil,
     running_example_map,
-    theta_old_menu,
 )
 from .running_example import running_example, trpo_step
 

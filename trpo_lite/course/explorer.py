@@ -24,7 +24,8 @@ from matplotlib.ft2font import RenderMode
 
 # ----------------------------------------------------------------- explorers
 EXPLORER_WIDTH_PX = 860       # fits JupyterLab's notebook column on a laptop, file browser open
-PREFETCH_IDLE_S = 0.1         # no slider change for this long: draw the next positions' views
+PREFETCH_IDLE_S = 0.2         # no slider change for this long: draw the next positions' views (one
+                              # takes ~150 ms, and a move arriving meanwhile waits for it)
 
 
 class Explorer(widgets.VBox):

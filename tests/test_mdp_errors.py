@@ -125,3 +125,47 @@ def test_mm_run_records_every_step_of_mm_step():
         assert run.etas[i + 1] == pytest.approx(step.eta_new, rel=1e-12)
         assert run.kls[i] == pytest.approx(step.max_kl, rel=1e-9, abs=1e-15)
         assert run.bounds[i] == pytest.approx(step.bound, rel=1e-12)
+
+
+# ---- the arguments of the two-policy functions and of TabularMDP, each named in its message ----
+def _two_state_mdp(**changes):
+    kwargs = dict(P=np.full((2, 2, 2), 0.5), R=np.zeros((2, 2)), mu0=np.array([0.5, 0.5]), gamma=0.9)
+    kwargs.update(changes)
+    return tab.TabularMDP(**kwargs)
+
+
+@pytest.mark.parametrize("fn", [tab.surrogate, tab.performance_difference, tab.surrogate_gap])
+def test_surrogate_functions_name_the_bad_policy(fn):
+    mdp = _two_state_mdp()
+    wide, negative = np.full((2, 3), 1 / 3), np.array([[1.5, -0.5], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"^pi_old must have shape \(2, 2\), got \(2, 3\)$"):
+        fn(mdp, wide, HALF)
+    with pytest.raises(ValueError, match=r"^pi_new must have shape \(2, 2\), got \(2, 3\)$"):
+        fn(mdp, HALF, wide)
+    with pytest.raises(ValueError, match=r"^pi_old must be non-negative and sum to 1"):
+        fn(mdp, negative, HALF)
+    with pytest.raises(ValueError, match=r"^pi_new must be non-negative and sum to 1"):
+        fn(mdp, HALF, negative)
+
+
+def test_average_state_distribution_names_horizon():
+    with pytest.raises(ValueError, match=r"^horizon must be an integer >= 1, got 0$"):
+        tab.average_state_distribution(_two_state_mdp(), HALF, 0)
+
+
+def test_tabular_mdp_names_a_P_that_is_not_3_d_and_a_mu0_of_the_wrong_length():
+    with pytest.raises(ValueError, match=r"^P must be 3-D, got shape \(2, 2\)$"):
+        _two_state_mdp(P=np.full((2, 2), 0.5))
+    with pytest.raises(ValueError, match=r"^mu0 must have shape \(2\), got \(3,\)$"):
+        _two_state_mdp(mu0=np.full(3, 1 / 3))          # a distribution, but over 3 states
+
+
+def test_negative_probabilities_that_sum_to_one_are_rejected():
+    P = np.full((2, 2, 2), 0.5)
+    P[1, 0] = [1.5, -0.5]
+    with pytest.raises(ValueError, match=r"^P must be non-negative and sum to 1"):
+        _two_state_mdp(P=P)
+    with pytest.raises(ValueError, match=r"^mu0 must be non-negative and sum to 1"):
+        _two_state_mdp(mu0=np.array([1.5, -0.5]))
+    with pytest.raises(ValueError, match=r"^pi must be non-negative and sum to 1"):
+        tab.eta(_two_state_mdp(), np.array([[0.5, 0.5], [-0.25, 1.25]]))

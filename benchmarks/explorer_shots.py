@@ -46,30 +46,36 @@ MOVES = {
 def first_explorer_cell(panel):
     """The first code cell whose source calls ``*_explorer(`` (waits until it is rendered)."""
     from playwright.sync_api import expect
-    source = panel.page.locator(".jp-InputArea", has_text=re.compile(r"\w+_explorer\("))
+    source = panel.page.locator(".jp-InputArea", has_text=L.EXPLORER_CALL)
     cell = panel.locator(".jp-CodeCell").filter(has=source).first
     expect(cell).to_be_attached(timeout=60_000)
     return cell
 
 
-def shoot(browser, lab, stem, slider, key, presses, out):
+def shoot_before_kernel(browser, lab, stem, out):
+    """The stored notebook, no cell run: the explorer cell shows its stored static picture."""
     from playwright.sync_api import expect
     context, page = L.new_page(browser)
     try:
         page.goto(lab.url(f"lab/workspaces/s{stem[:2]}/tree/{stem}.ipynb"))
         panel = page.locator(".jp-NotebookPanel")
         expect(panel).to_have_count(1, timeout=L.KERNEL_TIMEOUT)
-        cell = first_explorer_cell(panel)
-        picture = cell.locator(".jp-OutputArea img")
-        expect(picture.first).to_be_visible(timeout=60_000)
+        picture = first_explorer_cell(panel).locator(".jp-OutputArea img").first
+        expect(picture).to_be_visible(timeout=60_000)
         page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                               arg=picture.first.element_handle())
-        picture.first.evaluate("e => e.scrollIntoView({block: 'center'})")
-        page.screenshot(path=str(out / f"before_kernel_{stem[:2]}.png"))
-        page.close()
+                               arg=picture.element_handle())
+        picture.evaluate("e => e.scrollIntoView({block: 'center'})")
+        path = out / f"before_kernel_{stem[:2]}.png"
+        page.screenshot(path=str(path))
+        return path
+    finally:
         context.close()
 
-        context, page = L.new_page(browser)
+
+def shoot_after_move(browser, lab, stem, slider, key, presses, out):
+    """Run All, then `presses` key presses on `slider`, each waited for until the figure changed."""
+    context, page = L.new_page(browser)
+    try:
         panel, _ = L.open_and_run_all(page, lab, f"{stem}.ipynb")
         L.check_no_errors(panel)
         s = L.find_slider(panel, slider)
@@ -87,10 +93,9 @@ def shoot(browser, lab, stem, slider, key, presses, out):
         path = out / f"after_move_{stem}_{name}.png"
         page.screenshot(path=str(path))
         assert page.js_errors == [], page.js_errors
-        print(f"{stem}: before_kernel_{stem[:2]}.png, {path.name}", flush=True)
+        return path
     finally:
         context.close()
-        lab.shutdown_kernels()
 
 
 def main(argv=None):
@@ -121,7 +126,10 @@ def main(argv=None):
                 browser = L.launch_chromium(p)
                 try:
                     for stem in stems:
-                        shoot(browser, lab, stem, *MOVES[stem], args.presses, args.out)
+                        before = shoot_before_kernel(browser, lab, stem, args.out)
+                        after = shoot_after_move(browser, lab, stem, *MOVES[stem], args.presses, args.out)
+                        lab.shutdown_kernels()
+                        print(f"{stem}: {before.name}, {after.name}", flush=True)
                 finally:
                     browser.close()
         finally:

@@ -50,6 +50,7 @@ KERNEL_TIMEOUT = 120_000                      # ms
 ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 # an explorer's root widget: `interactive` today; phase 2 tags its own root with this class
 EXPLORER = ".trpo-explorer, .widget-interact"
+EXPLORER_CALL = re.compile(r"\w+_explorer\(")      # the source of a cell that displays an explorer
 
 
 def free_port() -> int:
@@ -337,7 +338,7 @@ def count_cells(path):
     import nbformat
     code = [c.source for c in nbformat.read(path, as_version=4).cells
             if c.cell_type == "code" and c.source.strip()]
-    return len(code), sum(bool(re.search(r"\w+_explorer\(", src)) for src in code)
+    return len(code), sum(bool(EXPLORER_CALL.search(src)) for src in code)
 
 
 def open_and_run_all(page, lab, name, run_all_timeout=300_000):

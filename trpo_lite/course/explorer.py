@@ -85,11 +85,8 @@ class Explorer(widgets.VBox):
         self.result = self._run_update()
         self._last_change = time.monotonic()
         self._last_key = next(k for k, c in self.controls.items() if c is change["owner"])
-        try:                                  # in a kernel: draw when the kernel is free (below)
-            loop = asyncio.get_running_loop()
-        except RuntimeError:                  # no event loop (tests, scripts): draw now
-            loop = None
-        if loop is None:
+        loop = _running_loop()                # in a kernel: draw when the kernel is free (below)
+        if loop is None:                      # no event loop (tests, scripts): draw now
             self._draw()
             return
         if not self._draw_pending:
@@ -98,17 +95,14 @@ class Explorer(widgets.VBox):
         self._schedule_prefetch()
 
     def _schedule_prefetch(self):
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:                  # no kernel: nobody waits for the next frame
-            return
-        if self._prefetch_timer is None:
+        loop = _running_loop()                # none: no kernel, nobody waits for the next frame
+        if loop is not None and self._prefetch_timer is None:
             self._prefetch_timer = loop.call_later(PREFETCH_IDLE_S, self._prefetch_when_idle)
 
     def _prefetch_when_idle(self):
         """Prefetch one view once the sliders have rested PREFETCH_IDLE_S; then wait again."""
         idle = time.monotonic() - self._last_change
-        loop = asyncio.get_running_loop()
+        loop = _running_loop()
         if self._draw_pending or idle < PREFETCH_IDLE_S:
             self._prefetch_timer = loop.call_later(max(PREFETCH_IDLE_S - idle, 0.01), self._prefetch_when_idle)
         elif self.prefetch():
@@ -287,6 +281,14 @@ def _fast_png():
         yield
     finally:
         Image.Image.save = save
+
+
+def _running_loop():
+    """The running asyncio loop (a kernel's), or None (tests, scripts)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _steps(control):

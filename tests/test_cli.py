@@ -24,6 +24,8 @@ def no_training(monkeypatch):
 
     monkeypatch.setattr(cli, "train", refuse)
     monkeypatch.setattr(experiments, "run_experiment", refuse)
+    monkeypatch.setattr(experiments, "run_experiments", refuse)
+    monkeypatch.setattr(cli, "run_experiments", refuse, raising=False)
 
 
 @pytest.fixture
@@ -107,6 +109,8 @@ BAD_MAKE_DATA = [
     (["--seeds", "0"], "--seeds", "needs --data-dir"),
     (["--steps", "500"], "--steps", "needs --data-dir"),
     (["--data-dir", "afile"], "--data-dir", "is a file, not a folder"),
+    (["--workers", "0"], "--workers", "must be an integer >= 1, got '0'"),
+    (["--workers", "two"], "--workers", "must be an integer >= 1, got 'two'"),
 ]
 
 

@@ -150,25 +150,63 @@ def run_one(exp: Experiment, algo: str, seed: int, total_steps=None, callback=No
     return record
 
 
-def run_experiment(exp: Experiment, progress=None, data_dir=None, command=None):
+def run_experiment(exp: Experiment, progress=None, data_dir=None, command=None, workers=1):
     """Run every (algo, seed) of ``exp`` and write <data dir>/<name>.json atomically.
 
     ``data_dir`` defaults to ``data.find_data_dir()`` (the repository's data/ in a checkout);
     ``command`` is recorded in the file as the command that regenerates it (default
-    ``python -m trpo_lite make-data --only <name>``).
+    ``python -m trpo_lite make-data --only <name>``). ``progress`` and ``workers`` as in
+    ``run_experiments``.
     """
-    runs = []
-    for algo in exp.algos:
-        for seed in exp.seeds:
-            runs.append(run_one(exp, algo, seed))
-            if progress is not None:
-                progress(exp, algo, seed, runs[-1])
-    payload = {"env_id": exp.env_id, "total_steps": exp.total_steps, "algos": list(exp.algos),
-               "configs": {a: config_to_dict(exp.config(a)) for a in exp.algos}, "runs": runs}
-    if any(exp.algo_of(a) != a for a in exp.algos):
-        payload["algorithm"] = {a: exp.algo_of(a) for a in exp.algos}
-    return save_json(exp.filename, payload, command or f"{COMMAND} --only {exp.name}",
-                     seeds=exp.seeds, data_dir=data_dir)
+    return run_experiments([exp], progress=progress, data_dir=data_dir, workers=workers,
+                           commands=None if command is None else {exp.name: command})[0]
+
+
+def run_experiments(exps, progress=None, data_dir=None, commands=None, workers=1):
+    """Run every (algo, seed) of every experiment in ``exps``; write each one's file atomically
+    as soon as its last run has ended. Returns the paths written, in the order of ``exps``.
+
+    ``workers`` processes run the runs side by side, each with one BLAS thread (1: all in this
+    process). A run's numbers do not depend on which process runs it, so the files hold the same
+    runs for any ``workers``; only the wall seconds in them grow when runs share the cores. The
+    longest experiments are queued first, so that the pool's last runs are short ones.
+    ``progress(exp, algo, seed, record)`` is called as each run ends; ``commands`` maps an
+    experiment's name to the command recorded in its file (default ``<COMMAND> --only <name>``).
+    If a run fails, the files of the experiments already complete are written and no other.
+    """
+    exps = list(exps)
+    workers = check_integer(workers, "workers", minimum=1)
+    commands = commands or {}
+    jobs = [(k, label, seed) for k, exp in enumerate(exps) for label in exp.algos for seed in exp.seeds]
+    jobs.sort(key=lambda job: -exps[job[0]].total_steps)       # stable: the stored order within
+    left = [len(exp.algos) * len(exp.seeds) for exp in exps]
+    records, paths = {}, [None] * len(exps)
+
+    def finished(i, record):
+        k, label, seed = jobs[i]
+        exp = exps[k]
+        records[label, seed, k] = record
+        if progress is not None:
+            progress(exp, label, seed, record)
+        left[k] -= 1
+        if left[k] == 0:
+            runs = [records[label, seed, k] for label in exp.algos for seed in exp.seeds]
+            paths[k] = save_json(exp.filename, _payload(exp, exp.algos, runs),
+                                 commands.get(exp.name, f"{COMMAND} --only {exp.name}"),
+                                 seeds=exp.seeds, data_dir=data_dir)
+
+    _run_jobs([(exps[k], label, seed) for k, label, seed in jobs], min(workers, len(jobs) or 1),
+              on_done=finished)
+    return paths
+
+
+def _payload(exp, labels, runs):
+    """The data-file payload of ``runs`` (records of ``run_one``, in the order of ``labels`` x seeds)."""
+    payload = {"env_id": exp.env_id, "total_steps": exp.total_steps, "algos": list(labels),
+               "configs": {a: config_to_dict(exp.config(a)) for a in labels}, "runs": runs}
+    if any(exp.algo_of(a) != a for a in labels):
+        payload["algorithm"] = {a: exp.algo_of(a) for a in labels}
+    return payload
 
 
 def load_experiment(name, data_dir=None):
@@ -269,15 +307,11 @@ def rerun(name, algos=None, seeds=None, workers=None, progress=True, total_steps
     jobs = [(label, seed) for label in labels for seed in seeds]
     bar = _RerunProgress(f"{name}: {len(jobs)} runs", len(jobs) * total_steps, progress)
     try:
-        records = _rerun_jobs(live, jobs, min(workers, len(jobs)), bar)
+        runs = _run_jobs([(live, label, seed) for label, seed in jobs], min(workers, len(jobs)),
+                         on_step=bar.update, on_done=lambda i, record: bar.done(i))
     finally:
         bar.close()
-    payload = {"env_id": live.env_id, "total_steps": live.total_steps, "algos": list(labels),
-               "configs": {a: config_to_dict(live.config(a)) for a in labels},
-               "runs": [records[job] for job in jobs]}
-    if any(live.algo_of(a) != a for a in labels):
-        payload["algorithm"] = {a: live.algo_of(a) for a in labels}
-    return payload
+    return _payload(live, labels, runs)
 
 
 def _rerun_choice(chosen, allowed, what, description):
@@ -292,36 +326,50 @@ def _rerun_choice(chosen, allowed, what, description):
     return chosen
 
 
-def _rerun_jobs(exp, jobs, workers, bar):
-    """{(label, seed): record} of ``run_one`` for every job, in this process or in a pool."""
+def _run_jobs(jobs, workers, on_step=None, on_done=None):
+    """``run_one(exp, label, seed)`` of every job ``(exp, label, seed)``; the records in job order.
+
+    ``workers`` > 1 runs the jobs in a pool of that many processes, started in job order.
+    ``on_step(i, env_steps)`` is called after each iteration of job i (from a pool: when its
+    report arrives), ``on_done(i, record)`` when job i has ended.
+    """
+    records = [None] * len(jobs)
     if workers == 1:
-        records = {}
-        for label, seed in jobs:
-            records[label, seed] = run_one(exp, label, seed, callback=bar.callback((label, seed)))
-            bar.done((label, seed))
+        for i, (exp, label, seed) in enumerate(jobs):
+            step = None if on_step is None else partial(_step_of, on_step, i)
+            records[i] = run_one(exp, label, seed, callback=step)
+            if on_done is not None:
+                on_done(i, records[i])
         return records
     ctx = mp.get_context("spawn")          # the same on Linux, macOS and Windows, and thread-safe
     with ctx.Manager() as manager:
         queue = manager.Queue()            # workers report (job, env_steps) after each iteration
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                  initializer=_worker_setup) as pool:
-            futures = {pool.submit(run_one, exp, label, seed,
-                                   callback=partial(_report, queue, (label, seed))): (label, seed)
-                       for label, seed in jobs}
+            futures = {pool.submit(run_one, exp, label, seed, callback=partial(_report, queue, i)): i
+                       for i, (exp, label, seed) in enumerate(jobs)}
             try:
                 pending = set(futures)
                 while pending:
                     finished, pending = wait(pending, timeout=0.2)
                     while not queue.empty():
-                        bar.update(*queue.get())
+                        i, steps = queue.get()
+                        if on_step is not None:
+                            on_step(i, steps)
                     for future in finished:
-                        future.result()                        # re-raises a worker's error
-                        bar.done(futures[future])
+                        i = futures[future]
+                        records[i] = future.result()           # re-raises a worker's error
+                        if on_done is not None:
+                            on_done(i, records[i])
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
-        return {futures[f]: f.result() for f in futures}
+    return records
+
+
+def _step_of(on_step, i, row):
+    on_step(i, row["env_steps"])
 
 
 def _worker_setup():
@@ -355,9 +403,6 @@ class _RerunProgress:
                 self.widget = widgets.IntProgress(min=0, max=total, description="re-run")
                 self.label = widgets.Label(title)
                 display(widgets.HBox([self.widget, self.label]))
-
-    def callback(self, job):
-        return lambda row: self.update(job, row["env_steps"])
 
     def update(self, job, steps, force=False):
         self.steps[job] = steps

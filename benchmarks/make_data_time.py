@@ -23,25 +23,15 @@ import time
 
 from _common import RESULTS, ROOT, SINGLE_THREAD_ENV, machine_info, write_json_atomic
 
-MACHINE_SECONDS = ("wall_seconds", "solved_at_seconds")
-
-
-def positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
 
 def runs_without_seconds(folder):
     """{file name: [run records without the wall seconds]} of every data file in ``folder``."""
+    from trpo_lite.experiments import MACHINE_DEPENDENT
+
     out = {}
     for path in sorted(Path(folder).glob("*.json")):
         runs = json.loads(path.read_text())["payload"]["runs"]
-        out[path.name] = [{k: v for k, v in r.items() if k not in MACHINE_SECONDS} for r in runs]
+        out[path.name] = [{k: v for k, v in r.items() if k not in MACHINE_DEPENDENT} for r in runs]
     return out
 
 
@@ -56,8 +46,10 @@ def make_data(workers, only, folder):
 
 
 def main(argv=None):
+    from trpo_lite.__main__ import positive_int
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", nargs="+", type=positive, default=[1, 2],
+    ap.add_argument("--workers", nargs="+", type=positive_int, default=[1, 2],
                     help="worker counts to time, in this order (the first is the reference)")
     ap.add_argument("--only", nargs="+", default=[], metavar="NAME",
                     help="experiments to run (default: all, as make-data)")

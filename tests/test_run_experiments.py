@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from trpo_lite import experiments
-from trpo_lite.experiments import EXPERIMENTS, run_experiments
+from trpo_lite.experiments import EXPERIMENTS, MACHINE_DEPENDENT, run_experiments
 
 STEPS = 1000          # one iteration of the default batch per run
 
@@ -22,7 +22,7 @@ def _stored(path):
 
 def _without_seconds(doc):
     """The payload of a data file with the machine-dependent wall seconds left out."""
-    runs = [{k: v for k, v in r.items() if k not in ("wall_seconds", "solved_at_seconds")}
+    runs = [{k: v for k, v in r.items() if k not in MACHINE_DEPENDENT}
             for r in doc["payload"]["runs"]]
     return {**doc["payload"], "runs": runs}
 

@@ -361,7 +361,7 @@ def build_parser():
         "make-data", formatter_class=_HelpFormatter,
         help="regenerate the multi-seed results in data/",
         description="Run the multi-seed experiments behind data/ and write each file atomically "
-                    "as soon as its runs are done (all of them: about 11 million environment steps, "
+                    "as soon as its runs are done (all of them: about 12.6 million environment steps, "
                     "about 6.5 min on a slow two-core machine with --workers 2, 11 min with --workers 1).")
     d.add_argument("--only", action="append", choices=sorted(EXPERIMENTS), metavar="NAME",
                    help=f"one experiment (repeatable; default: all): {', '.join(sorted(EXPERIMENTS))}")

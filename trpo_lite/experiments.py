@@ -28,6 +28,8 @@ COMMAND = "python -m trpo_lite make-data"
 # Columns kept per iteration (wall_seconds is machine-dependent: plotted, never compared).
 KEPT = ("env_steps", "mean_return", "predicted_kl", "measured_kl", "line_search_attempts",
         "accepted", "surrogate_improvement", "wall_seconds")
+# The keys of a stored run that depend on the machine and its load, not on the seed.
+MACHINE_DEPENDENT = ("wall_seconds", "solved_at_seconds")
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def run_experiments(exps, progress=None, data_dir=None, commands=None, workers=1
             progress(exp, label, seed, record)
         left[k] -= 1
         if left[k] == 0:
-            runs = [records[label, seed, k] for label in exp.algos for seed in exp.seeds]
+            runs = [records[a, s, k] for a in exp.algos for s in exp.seeds]
             paths[k] = save_json(exp.filename, _payload(exp, exp.algos, runs),
                                  commands.get(exp.name, f"{COMMAND} --only {exp.name}"),
                                  seeds=exp.seeds, data_dir=data_dir)

@@ -186,7 +186,8 @@ def test_training_is_deterministic_for_a_seed():
 
 @pytest.mark.parametrize("algo", ["vpg", "npg", "ppo"])
 def test_every_algorithm_runs_through_the_training_loop(algo):
-    res = train(algo, "CartPole-v1", 0, 1000, TrainConfig(hidden=(8,), n_envs=2, steps_per_env=250))
+    res = train(algo, "CartPole-v1", 0, 1000, TrainConfig(hidden=(8,), n_envs=2, steps_per_env=250,
+                                                                vector_env=False))
     assert len(res.log) == 2 and set(res.log[0]) == set(LOG_COLUMNS)
     assert np.all(np.isfinite(res.theta))
 
@@ -238,7 +239,8 @@ def test_package_exposes_train_and_the_train_module_still_works():
     assert TopLevelConfig is ModuleConfig is TrainConfig
     assert train_entry is train_module is trpo_lite.train          # one object: module and callable
     assert train_module.train is train and module_make_batch is make_batch
-    res = train_entry("trpo", "CartPole-v1", 0, 500, TrainConfig(hidden=(8,), n_envs=2))
+    res = train_entry("trpo", "CartPole-v1", 0, 500, TrainConfig(hidden=(8,), n_envs=2, steps_per_env=250,
+                                                                vector_env=False))
     assert res.log[-1]["env_steps"] == 500 and res.algo == "trpo"
 
 
@@ -298,7 +300,8 @@ def test_ppo_target_kl_reaches_ppo_update_through_train_config(monkeypatch):
 
     real = algos.ppo_update
     monkeypatch.setattr(algos, "ppo_update", spy)
-    train("ppo", "CartPole-v1", 0, 1000, TrainConfig(hidden=(8,), n_envs=2, ppo_target_kl=0.01))
+    train("ppo", "CartPole-v1", 0, 1000, TrainConfig(hidden=(8,), n_envs=2, steps_per_env=250,
+                                                     vector_env=False, ppo_target_kl=0.01))
     assert seen == [0.01, 0.01]
 
 

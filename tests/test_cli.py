@@ -13,7 +13,8 @@ from trpo_lite import __main__ as cli
 from trpo_lite import experiments
 from trpo_lite.train import LOG_COLUMNS, TrainConfig, train
 
-TINY = ["--steps", "1000", "--n-envs", "2", "--steps-per-env", "250", "--hidden", "8", "--quiet"]
+TINY = ["--steps", "1000", "--n-envs", "2", "--steps-per-env", "250", "--no-vector-env", "--hidden", "8",
+        "--quiet"]
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ def test_help_describes_every_flag_and_shows_the_defaults(capsys):
     assert cli.main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     for shown in ("(default: trpo)", "(default: CartPole-v1)", "(default: 100000)",
-                  "(default: 0.02)", "(default: 32,32)", "(default: 4)", "(default: 250)"):
+                  "(default: 0.02)", "(default: 32,32)", "(default: 16)", "(default: 64)", "(default: True)"):
         assert shown in text
     assert cli.main(["--help"]) == 0 and "train one algorithm" in capsys.readouterr().out
 
@@ -162,6 +163,7 @@ def test_a_good_run_writes_the_csv_and_a_json_summary_with_the_solve_step(workdi
     assert (summary["algo"], summary["seed"], summary["env_steps"], summary["iterations"]) == ("trpo", 3, 1000, 2)
     assert summary["solve_threshold"] == 475.0 and summary["csv"] == "trpo.csv"
     assert summary["config"]["hidden"] == [8] and summary["config"]["n_envs"] == 2
+    assert summary["config"]["vector_env"] is False          # --no-vector-env: two separate envs
     assert summary["final_mean_return"] == pytest.approx(float(rows[-1]["mean_return"]))
     assert listing(workdir) == ["runs", "runs/trpo.csv", "runs/trpo.summary.json"]   # no temp files
     text = capsys.readouterr().out
@@ -227,6 +229,7 @@ def test_make_data_with_overrides_writes_into_data_dir_and_records_the_command(w
                                       "--seeds 1 --steps 500")
     runs = doc["payload"]["runs"]
     assert {r["seed"] for r in runs} == {1} and len(runs) == len(experiments.EXPERIMENTS["npg_cartpole"].algos)
-    assert all(r["env_steps"][-1] == 1000 for r in runs)      # one iteration of 4 x 250 steps
+    # one iteration: 16 x 64 vectorised steps, less the auto-reset steps (not transitions)
+    assert all(len(r["env_steps"]) == 1 and 500 <= r["env_steps"][0] <= 16 * 64 for r in runs)
     assert listing(workdir) == ["out", "out/npg_cartpole.json"]
     assert "wrote" in capsys.readouterr().out

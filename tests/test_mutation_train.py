@@ -75,7 +75,8 @@ def test_solve_point_refuses_a_window_that_is_not_a_positive_integer(window):
 
 
 def test_the_callable_module_passes_keyword_arguments_on():
-    cfg = TrainConfig(hidden=(4,), value_hidden=(4,), n_envs=2, steps_per_env=20, value_iters=1)
+    cfg = TrainConfig(hidden=(4,), value_hidden=(4,), n_envs=2, steps_per_env=20, value_iters=1,
+                      vector_env=False)
     res = train_module("vpg", "CartPole-v1", 3, 1, config=cfg)
     assert res.config == cfg and res.seed == 3
     assert res.log[-1]["env_steps"] == 40                # one iteration of n_envs * steps_per_env

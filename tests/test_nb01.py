@@ -64,7 +64,7 @@ def test_cartpole_too_large_learning_rate_collapses_and_too_small_stalls():
     cfg = TrainConfig(lam=1.0, value_hidden=(32, 32), value_iters=10)     # as in the notebook
     sampler = Sampler("CartPole-v1", n_envs=1, seed=1)
     policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)
-    large = train("vpg", "CartPole-v1", 0, 4000, replace(cfg, lr=30.0))
+    large = train("vpg", "CartPole-v1", 0, 4000, replace(cfg, lr=100.0))
     obs = sampler.run(policy, large.theta, 100, np.random.default_rng(1)).obs[:, 0]
     sampler.close()
     assert policy.entropy(large.theta, obs).mean() < 0.01     # deterministic: the score vanishes

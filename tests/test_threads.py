@@ -13,7 +13,8 @@ from trpo_lite.experiments import EXPERIMENTS, run_one
 from trpo_lite.threads import ENV_VAR, limited_threads, thread_limit
 from trpo_lite.train import TrainConfig, train
 
-TINY = TrainConfig(hidden=(8,), value_hidden=(8,), n_envs=2, steps_per_env=125, value_iters=2)
+TINY = TrainConfig(hidden=(8,), value_hidden=(8,), n_envs=2, steps_per_env=125, value_iters=2,
+                   vector_env=False)
 STEPS = 500                                  # two iterations
 
 

@@ -142,7 +142,8 @@ def test_gae_never_crosses_an_auto_reset_step():
 
 def test_make_sampler_uses_the_vector_env_only_where_gymnasium_has_one():
     assert isinstance(make_sampler(ENV, 2, 0, vector_env=True), VectorSampler)
-    assert isinstance(make_sampler(ENV, 2, 0), Sampler)
+    assert isinstance(make_sampler(ENV, 2, 0), VectorSampler)            # the default (TrainConfig)
+    assert isinstance(make_sampler(ENV, 2, 0, vector_env=False), Sampler)
     assert isinstance(make_sampler("Pendulum-v1", 2, 0, vector_env=True), Sampler)
     with pytest.raises(ValueError, match="^env_id 'Pendulum-v1' has no NumPy-vectorised version"):
         VectorSampler("Pendulum-v1", 2)

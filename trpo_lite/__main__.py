@@ -338,15 +338,16 @@ def build_parser():
     t.add_argument("--lr", type=positive_float, default=DEFAULTS.lr,
                    help="ascent rate on normalised advantages (vpg)")
     t.add_argument("--n-envs", dest="n_envs", type=positive_int, default=DEFAULTS.n_envs,
-                   help="environments stepped in lockstep")
+                   help="environments per iteration (one vectorised env, or separate ones)")
     t.add_argument("--steps-per-env", dest="steps_per_env", type=positive_int,
                    default=DEFAULTS.steps_per_env,
                    help="steps per environment per iteration (batch = n-envs x this)")
     t.add_argument("--hidden", type=hidden_sizes, default=",".join(map(str, DEFAULTS.hidden)),
                    help="policy hidden sizes, e.g. 32,32 ('' for a linear policy)")
-    t.add_argument("--vector-env", dest="vector_env", action="store_true",
+    t.add_argument("--vector-env", dest="vector_env", action=argparse.BooleanOptionalAction,
+                   default=DEFAULTS.vector_env,
                    help="step gymnasium's NumPy-vectorised environment where it has one "
-                        "(CartPole); faster with more envs, e.g. --n-envs 16 --steps-per-env 64")
+                        "(CartPole); --no-vector-env: n-envs separate environments")
     t.add_argument("--fisher-subsample", dest="fisher_subsample", type=positive_int,
                    default=DEFAULTS.fisher_subsample,
                    help="Fisher-vector products on every k-th state (npg, trpo; speed)")

@@ -35,11 +35,11 @@ class TrainConfig:
     hidden: tuple = (32, 32)          # policy hidden sizes: () (linear) to (64, 64); tanh units
     value_hidden: tuple = (32, 32)    # value-network hidden sizes: (16,) to (64, 64)
     # sampling and advantages
-    n_envs: int = 4                   # environments stepped in lockstep: 1-16 (vector_env: 8-64)
-    vector_env: bool = False          # True: gymnasium's NumPy-vectorised env where it has one
-    #                                   (CartPole-v1), all n_envs in one step call; False: n_envs
-    #                                   separate envs (the default, the recorded numbers)
-    steps_per_env: int = 250          # steps per environment per iteration, 100-2000 (batch = n_envs * this)
+    n_envs: int = 16                  # environments per iteration: 8-64 (vector_env=False: 1-16)
+    vector_env: bool = True           # True: gymnasium's NumPy-vectorised env where it has one
+    #                                   (CartPole-v1), all n_envs in one step call; False (and
+    #                                   envs without one, e.g. Pendulum-v1): n_envs separate envs
+    steps_per_env: int = 64           # steps per environment per iteration, 32-2000 (batch = n_envs * this)
     gamma: float = 0.99               # discount, in [0, 1): 0.95-0.999 (effective horizon 1 / (1 - gamma))
     lam: float = 0.97                 # GAE lambda, in [0, 1]: 0.9-0.99 (lower: less variance, more bias)
     normalize_advantages: bool = True  # (A - mean) / std per batch: True (False: retune lr; notebook 06)
@@ -58,7 +58,7 @@ class TrainConfig:
     ppo_lr: float = 3e-3              # Adam learning rate: 3e-4 (large nets) to 3e-3 (these small ones)
     ppo_clip: float = 0.2             # clip range epsilon of the ratio: 0.1-0.3
     ppo_epochs: int = 10              # passes over the batch per iteration: 3-10
-    ppo_minibatch: int = 256          # minibatch size: 64-512 (a batch here is n_envs * steps_per_env = 1000)
+    ppo_minibatch: int = 256          # minibatch size: 64-512 (a batch: n_envs * steps_per_env, <= 1024)
     ppo_target_kl: float | None = None  # stop epochs once mean KL > 1.5 x this: None (off) or 0.01-0.05
 
     def __post_init__(self):

@@ -69,11 +69,13 @@ SMALL_POLICY = {"hidden": [16]}          # small enough for NPG's explicit Fishe
 # data/vpg_lr_sweep.json (16 hidden units, seeds 0-9; notebook 06 section 7 prints it):
 #
 #   lr                   1      3      10     30
-#   seeds solved         0/10   4/10   9/10   3/10
-#   median solve step    -      79662  64120  80316
+#   seeds solved         0/10   3/10   3/10   0/10
+#   median solve step    -      93092  84259  -
 #
 # The sweep's rule (most seeds solved, ties by median solve step) picks lr = 10; at lr = 30 the
-# median final return is 83. An earlier sweep, (32, 32) units, seeds 0-4: 3/5, 4/5, 0/5, 0/5.
+# median final return is 145. (Before the vectorised defaults of 2026-12-03, with 4 separate envs
+# x 250 steps: 0/10, 4/10, 9/10, 3/10; an earlier sweep, (32, 32) units, seeds 0-4: 3/5, 4/5,
+# 0/5, 0/5.)
 # VPG_CONFIG keeps lr = 3, the setting data/cartpole_curves.json was recorded with (tests/test_data.py
 # re-runs it, notebook 07 reads it); notebook 06 compares against the sweep's best instead.
 VPG_CONFIG = {"hidden": [16], "lr": 3.0}
@@ -280,7 +282,7 @@ def rerun(name, algos=None, seeds=None, workers=None, progress=True, total_steps
         Environment steps per run (default: the experiment's).
     **config_overrides
         TrainConfig fields applied to every run on top of the experiment's own settings
-        (``delta=0.05``, ``damping=1e-3``, ``vector_env=True`` ...); unknown names raise.
+        (``delta=0.05``, ``damping=1e-3``, ``vector_env=False`` ...); unknown names raise.
 
     Runs are deterministic for a seed, so with no overrides a re-run gives the stored numbers
     (up to the last digits of long runs on another machine: README, "The numbers contract").

@@ -2,8 +2,9 @@
 
 A rollout runs ``n_envs`` copies of an environment side by side for ``n_steps`` steps,
 asking the policy for all of them in one batched call. Episodes that end are reset at once.
-``Sampler`` steps ``n_envs`` separate gymnasium envs (the default); ``VectorSampler`` one
-NumPy-vectorised env that steps every copy in one call (``TrainConfig.vector_env``).
+``VectorSampler`` steps one NumPy-vectorised env that holds every copy, in one call per step
+(``TrainConfig.vector_env``, the default where gymnasium has one: CartPole-v1); ``Sampler``
+steps ``n_envs`` separate gymnasium envs (every other environment, or ``vector_env=False``).
 
 Terminated vs truncated (gymnasium's two kinds of "done"):
 
@@ -267,10 +268,10 @@ class VectorSampler:
                           tuple(ep_returns), tuple(ep_lengths), tuple(ep_ends), valid)
 
 
-def make_sampler(env_id: str, n_envs: int = DEFAULTS.n_envs, seed: int = 0, vector_env=False,
-                 max_episode_steps=None):
+def make_sampler(env_id: str, n_envs: int = DEFAULTS.n_envs, seed: int = 0,
+                 vector_env=DEFAULTS.vector_env, max_episode_steps=None):
     """``VectorSampler`` if ``vector_env`` and gymnasium vectorises ``env_id``, else ``Sampler``
-    (``TrainConfig.vector_env``; the lockstep ``Sampler`` is the default and the recorded one)."""
+    (``TrainConfig.vector_env``: the vectorised sampler by default, for CartPole-v1)."""
     if not isinstance(vector_env, bool):
         raise TypeError(f"vector_env must be True or False, got {vector_env!r}")
     cls = VectorSampler if vector_env and has_vector_env(env_id) else Sampler

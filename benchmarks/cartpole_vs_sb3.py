@@ -14,9 +14,10 @@ first on odd seeds) so drift in machine load hits both. Per run we record
   (trpo_lite: argmax of the logits; SB3: ``predict(deterministic=True)``), on the same
   evaluation seeds for both libraries.
 
-trpo_lite runs ``train("trpo", "CartPole-v1", seed, steps)`` with the library defaults;
-``trpo_lite_vector`` (``--libs``) the same with VECTOR_CONFIG, the vectorised sampler and
-cheaper Fisher products and value fit of VECTOR_FAST (benchmarks/_common.py; issue 13).
+trpo_lite runs ``train("trpo", "CartPole-v1", seed, steps)`` with the library defaults (since
+2026-12-03 gymnasium's vectorised CartPole, 16 x 64 steps); ``trpo_lite_vector`` (``--libs``)
+the same with VECTOR_CONFIG, the cheaper Fisher products and value fit of VECTOR_FAST
+(benchmarks/_common.py; issue 13).
 SB3-contrib runs the RL Zoo's tuned CartPole-v1 hyperparameters (hyperparams/trpo.yml), one
 torch thread. Both get one BLAS/OpenMP thread from the variables set below; trpo_lite's run
 (training and evaluation) also sets it itself (``limited_threads``, trpo_lite/threads.py).

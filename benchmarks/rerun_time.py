@@ -25,8 +25,8 @@ import time
 CASES = {   # name: (experiment, rerun keyword arguments)
     "curves": ("cartpole_curves", {"algos": ("npg", "trpo")}),
     "light_damping": ("npg_trpo_light_damping", {}),
-    "light_damping_vector": ("npg_trpo_light_damping",
-                             {"vector_env": True, "n_envs": 16, "steps_per_env": 64}),
+    "light_damping_lockstep": ("npg_trpo_light_damping",        # the defaults before 2026-12-03
+                               {"vector_env": False, "n_envs": 4, "steps_per_env": 250}),
 }
 
 

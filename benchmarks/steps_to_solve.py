@@ -15,16 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (
-    RESULTS,
-    VECTOR,
-    VECTOR_FAST,
-    VECTOR_FS4,
-    machine_info,
-    parse_seeds,
-    single_thread,
-    write_json_atomic,
-)
+from _common import LOCKSTEP, RESULTS, VECTOR_FAST, machine_info, parse_seeds, single_thread, write_json_atomic
 
 single_thread()
 
@@ -39,9 +30,7 @@ CONFIGS = {                                   # TrainConfig overrides of each me
     "default": {},
     "default_fs4": {"fisher_subsample": 4},
     "default_vi5": {"value_iters": 5},
-    "vector": VECTOR,
-    "vector_fs4": VECTOR_FS4,
-    "vector_vi5": {**VECTOR, "value_iters": 5},
+    "lockstep": LOCKSTEP,                     # the defaults before 2026-12-03
     "vector_fs4_vi5": VECTOR_FAST,
 }
 

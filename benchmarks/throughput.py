@@ -9,12 +9,13 @@ Measures, in one process, on CartPole-v1:
 1. raw        ``gym.make`` + ``env.action_space.sample()`` + ``env.step`` (+ reset at episode end);
               and gymnasium's NumPy-vectorised CartPole (``gym.make_vec(..., "vector_entry_point")``)
               at N = 16 and 64 copies (transitions only: its auto-reset steps are not counted)
-2. rollout    ``Sampler.run`` with the default TrainConfig's policy and ``n_envs`` (no updates),
-              and the same followed by ``make_batch`` (value predictions, GAE, log-probs)
-3. training   ``train("trpo", ...)``, updates included, with the library defaults, and with the
-              vectorised configs VECTOR (``vector_env=True``, 16 x 64 steps), VECTOR_FS4 (the
-              same with ``fisher_subsample=4``, the one recommended) and VECTOR_FAST (and
-              ``value_iters=5``); steps to solve for each: benchmarks/steps_to_solve.py
+2. rollout    the default TrainConfig's sampler (the vectorised CartPole, 16 x 64 steps) and
+              policy (no updates), and the same followed by ``make_batch`` (value predictions,
+              GAE, log-probs)
+3. training   ``train("trpo", ...)``, updates included, with the library defaults, with
+              LOCKSTEP (the defaults before 2026-12-03: 4 separate envs x 250 steps), VECTOR_FS4
+              (the defaults with ``fisher_subsample=4``) and VECTOR_FAST (and ``value_iters=5``);
+              steps to solve for each: benchmarks/steps_to_solve.py
 
 each as transitions/s and as a fraction of raw (median over ``--repeats``, interleaved), then
 where the training time goes: the functions ``train()`` calls are wrapped with
@@ -51,10 +52,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, VECTOR, VECTOR_FAST, VECTOR_FS4, machine_info, write_json_atomic
+from _common import LOCKSTEP, RESULTS, VECTOR_FAST, VECTOR_FS4, machine_info, write_json_atomic
 
 ENV_ID = "CartPole-v1"
-CONFIGS = {"default": {}, "vector": VECTOR, "vector_fs4": VECTOR_FS4, "vector_fast": VECTOR_FAST}
+CONFIGS = {"default": {}, "lockstep": LOCKSTEP, "vector_fs4": VECTOR_FS4, "vector_fast": VECTOR_FAST}
 
 
 # ------------------------------------------------------------------------------ pieces
@@ -96,15 +97,15 @@ def raw_vector_env(n_steps, n_envs, seed=0):
 
 
 def rollout(n_steps, seed=0, with_batch=False):
-    """Transitions/s of Sampler.run (optionally + make_batch) with a fresh default policy."""
+    """Transitions/s of the default sampler's run (optionally + make_batch), a fresh default policy."""
     from trpo_lite.policies import make_policy
-    from trpo_lite.rollout import Sampler, make_batch
+    from trpo_lite.rollout import make_batch, make_sampler
     from trpo_lite.train import TrainConfig
     from trpo_lite.value import ValueFunction
 
     cfg = TrainConfig()
     rng = np.random.default_rng(seed)
-    sampler = Sampler(ENV_ID, cfg.n_envs, seed)
+    sampler = make_sampler(ENV_ID, cfg.n_envs, seed, cfg.vector_env)
     policy = make_policy(sampler.observation_space, sampler.action_space, cfg.hidden)
     theta = policy.init(rng)
     vf = ValueFunction.for_obs_dim(sampler.observation_space.shape[0], cfg.value_hidden)
@@ -244,13 +245,13 @@ def profile(n_steps, seed=0, top=25):
 MEASURES = {
     "raw": "raw gymnasium (gym.make, random actions)",
     "raw_nocheck": "raw, disable_env_checker=True (as Sampler)",
-    "raw_vec16": "raw vectorised, N = 16 (as VECTOR)",
+    "raw_vec16": "raw vectorised, N = 16 (as the defaults)",
     "raw_vec64": "raw vectorised, N = 64",
-    "rollout": "Sampler.run (default policy, n_envs)",
+    "rollout": "sampler.run (the defaults' sampler)",
     "rollout_batch": "Sampler.run + make_batch",
     "train": "train('trpo'), updates included",
     "train_mallopt": "train('trpo'), M_TOP_PAD=64MiB",
-    "train_vector": "train('trpo'), VECTOR config",
+    "train_lockstep": "train('trpo'), LOCKSTEP (before)",
     "train_vector_fs4": "train('trpo'), VECTOR_FS4 config",
     "train_vector_fast": "train('trpo'), VECTOR_FAST config",
     "train_vector_fs4_mallopt": "train('trpo'), VECTOR_FS4, M_TOP_PAD",
@@ -296,12 +297,13 @@ def measure_in_this_process(kind, args):
     elif kind == "rollout_batch":
         out["rate"] = rollout(args.rollout_steps, args.seed, with_batch=True)
     elif kind.startswith("train"):
-        config = kind[len("train_"):].removesuffix("_mallopt") if kind.startswith("train_v") else "default"
+        config = kind[len("train_"):].removesuffix("_mallopt") if kind[len("train_"):] in CONFIGS or \
+            kind.startswith("train_v") else "default"
         rate, res, _ = end_to_end(args.train_steps, args.seed, config)
         out.update(rate=rate, solved=res.solved_at_step, final_mean_return=res.log[-1]["mean_return"],
                    theta_head=[float(x) for x in res.theta[:4]])
     elif kind.startswith("breakdown"):
-        config = kind[len("breakdown_"):] if kind.startswith("breakdown_v") else "default"
+        config = kind[len("breakdown_"):] if kind[len("breakdown_"):] in CONFIGS else "default"
         rows, total, res = breakdown(args.train_steps, args.seed, config)
         out.update(total=total, rows=rows, theta_head=[float(x) for x in res.theta[:4]])
     elif kind in ("profile", "profile_mallopt"):
@@ -392,7 +394,7 @@ def main(argv=None):
           f"{bdm['total']:>8.2f} {'':>7} {bdm['total'] / k * 1e3:>11.2f}")
 
     vector_rows = {}
-    for kind, config in (("breakdown_vector", "VECTOR"), ("breakdown_vector_fs4", "VECTOR_FS4"),
+    for kind, config in (("breakdown_lockstep", "LOCKSTEP"), ("breakdown_vector_fs4", "VECTOR_FS4"),
                          ("breakdown_vector_fast", "VECTOR_FAST")):
         b = measure(kind, args)
         vector_rows[config] = b

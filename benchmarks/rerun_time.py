@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine_info, single_thread, write_json_atomic
+from _common import LOCKSTEP, RESULTS, machine_info, single_thread, write_json_atomic
 
 single_thread()
 
@@ -25,8 +25,7 @@ import time
 CASES = {   # name: (experiment, rerun keyword arguments)
     "curves": ("cartpole_curves", {"algos": ("npg", "trpo")}),
     "light_damping": ("npg_trpo_light_damping", {}),
-    "light_damping_lockstep": ("npg_trpo_light_damping",        # the defaults before 2026-12-03
-                               {"vector_env": False, "n_envs": 4, "steps_per_env": 250}),
+    "light_damping_lockstep": ("npg_trpo_light_damping", LOCKSTEP),   # the defaults before 2026-12-03
 }
 
 

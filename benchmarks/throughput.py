@@ -248,7 +248,7 @@ MEASURES = {
     "raw_vec16": "raw vectorised, N = 16 (as the defaults)",
     "raw_vec64": "raw vectorised, N = 64",
     "rollout": "sampler.run (the defaults' sampler)",
-    "rollout_batch": "Sampler.run + make_batch",
+    "rollout_batch": "sampler.run + make_batch",
     "train": "train('trpo'), updates included",
     "train_mallopt": "train('trpo'), M_TOP_PAD=64MiB",
     "train_lockstep": "train('trpo'), LOCKSTEP (before)",
@@ -256,6 +256,13 @@ MEASURES = {
     "train_vector_fast": "train('trpo'), VECTOR_FAST config",
     "train_vector_fs4_mallopt": "train('trpo'), VECTOR_FS4, M_TOP_PAD",
 }
+
+
+def _config_of(kind, prefix):
+    """The CONFIGS key a measure names: "train_vector_fs4_mallopt" -> "vector_fs4"; "train",
+    "train_mallopt", "breakdown" -> "default"."""
+    name = kind[len(prefix):].removesuffix("_mallopt")
+    return name if name in CONFIGS else "default"
 
 
 def set_malloc_top_pad(nbytes=64 << 20):
@@ -297,14 +304,11 @@ def measure_in_this_process(kind, args):
     elif kind == "rollout_batch":
         out["rate"] = rollout(args.rollout_steps, args.seed, with_batch=True)
     elif kind.startswith("train"):
-        config = kind[len("train_"):].removesuffix("_mallopt") if kind[len("train_"):] in CONFIGS or \
-            kind.startswith("train_v") else "default"
-        rate, res, _ = end_to_end(args.train_steps, args.seed, config)
+        rate, res, _ = end_to_end(args.train_steps, args.seed, _config_of(kind, "train_"))
         out.update(rate=rate, solved=res.solved_at_step, final_mean_return=res.log[-1]["mean_return"],
                    theta_head=[float(x) for x in res.theta[:4]])
     elif kind.startswith("breakdown"):
-        config = kind[len("breakdown_"):] if kind[len("breakdown_"):] in CONFIGS else "default"
-        rows, total, res = breakdown(args.train_steps, args.seed, config)
+        rows, total, res = breakdown(args.train_steps, args.seed, _config_of(kind, "breakdown_"))
         out.update(total=total, rows=rows, theta_head=[float(x) for x in res.theta[:4]])
     elif kind in ("profile", "profile_mallopt"):
         out["listing"] = profile(args.train_steps, args.seed)
@@ -393,11 +397,11 @@ def main(argv=None):
     print(f"{'total':<34} {bd['total']:>8.2f} {'':>7} {'':>6} {bd['total'] / k * 1e3:>11.2f} | "
           f"{bdm['total']:>8.2f} {'':>7} {bdm['total'] / k * 1e3:>11.2f}")
 
-    vector_rows = {}
+    config_rows = {}
     for kind, config in (("breakdown_lockstep", "LOCKSTEP"), ("breakdown_vector_fs4", "VECTOR_FS4"),
                          ("breakdown_vector_fast", "VECTOR_FAST")):
         b = measure(kind, args)
-        vector_rows[config] = b
+        config_rows[config] = b
         print(f"\nthe same with the {config} config {CONFIGS[kind[len('breakdown_'):]]}")
         print(f"{'piece':<34} {'seconds':>8} {'share':>7} {'calls':>6} {'ms/1k steps':>11}")
         for label, sec, calls, indent in b["rows"]:
@@ -417,7 +421,7 @@ def main(argv=None):
                                         fraction_of_raw=statistics.median(r["rate"] for r in rs) / raw,
                                         repeats=rs) for k, rs in runs.items()},
                breakdown=dict(train_steps=args.train_steps, default=bd, mallopt_top_pad=bdm,
-                              **vector_rows),
+                              **config_rows),
                configs=CONFIGS,
                profile=listing)
     print(f"load average at end {[round(x, 2) for x in meta['loadavg_end']]}")

@@ -290,6 +290,15 @@ def test_update_stats_count_overshoots_backtracks_rejections_and_collapses():
         ch06_comparison.update_stats(payload, "vpg")
 
 
+def test_backtracks_before_solve_count_only_the_updates_before_the_solve_step():
+    payload = comparison_payload()
+    assert ch06_comparison.backtracks_before_solve(payload, "trpo") == {0: 0, 1: 1}, \
+        "seed 1 backtracked at 2000 (before its solve at 3000) and at 3000 (not before)"
+    assert ch06_comparison.backtracks_before_solve(payload, "npg") == {0: 0, 1: 0}
+    next(r for r in payload["runs"] if (r["algo"], r["seed"]) == ("trpo", 1))["solved_at_step"] = None
+    assert ch06_comparison.backtracks_before_solve(payload, "trpo") == {0: 0, 1: 2}, "never solved: all count"
+
+
 def test_solve_table_lists_every_seed_and_the_median():
     table = ch06_comparison.solve_table({"A": {0: 3000, 1: None}, "B": {0: 1000, 1: 3000}})
     lines = table.splitlines()

@@ -363,7 +363,7 @@ def build_parser():
         help="regenerate the multi-seed results in data/",
         description="Run the multi-seed experiments behind data/ and write each file atomically "
                     "as soon as its runs are done (all of them: about 12.6 million environment steps, "
-                    "about 6.5 min on a slow two-core machine with --workers 2, 11 min with --workers 1).")
+                    "about 2.5 min on two cores with --workers 2).")
     d.add_argument("--only", action="append", choices=sorted(EXPERIMENTS), metavar="NAME",
                    help=f"one experiment (repeatable; default: all): {', '.join(sorted(EXPERIMENTS))}")
     d.add_argument("--seeds", type=seed_list,

@@ -81,6 +81,18 @@ def update_stats(payload, algo):
             "collapses": int(sum(per_seed)), "collapses_per_seed": per_seed}
 
 
+def backtracks_before_solve(payload, algo):
+    """{seed: updates whose line search shrank the step (attempts > 1) before the run's solve
+    step}; every update counts for a run that never solved. (An update logged at env step s
+    follows the rollout that ended at s, so it is before the solve if s < solved_at_step.)"""
+    out = {}
+    for r in runs_of(payload, algo):
+        steps, attempts = np.array(r["env_steps"]), np.array(r["line_search_attempts"])
+        before = np.ones(steps.shape, bool) if r["solved_at_step"] is None else steps < r["solved_at_step"]
+        out[r["seed"]] = int(np.sum((attempts > 1) & before))
+    return out
+
+
 def solve_steps(payload, algo):
     """{seed: env step at which the 20-episode mean first reached the threshold, or None}."""
     return {r["seed"]: r["solved_at_step"] for r in runs_of(payload, algo)}
